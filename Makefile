@@ -1,0 +1,143 @@
+# heapwatch - find memory leaks in running CPython processes from outside.
+#
+#   make            build build/heapwatch
+#   make check      install what is missing, build, run every test
+#   make demo       install what is missing, run a census of a demo target
+#   make install    honours PREFIX, DESTDIR, BINDIR, MANDIR, SYSCONFDIR
+#   make lint | sanitize | valgrind | fuzz | bench | layouts
+#
+# Packagers' CFLAGS, CPPFLAGS and LDFLAGS are honoured: the project's own
+# flags are kept apart in HW_* variables and always added.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+INSTALL ?= install
+WERROR  ?=
+SANITIZER ?=
+
+B := build
+PKGS := libelf libdw yaml-0.1
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+
+HW_WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla -Wpointer-arith -Wcast-align \
+	-Wno-missing-field-initializers
+ifneq ($(SANITIZER),)
+HW_SAN := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+B := build-san
+endif
+HW_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DHW_SYSCONFDIR='"$(SYSCONFDIR)"'
+HW_CFLAGS := -std=gnu11 $(HW_WARN) $(WERROR) -MMD -MP $(HW_SAN)
+HW_LDLIBS = $(PKG_LIBS) -lpthread
+ALL_CFLAGS = $(HW_CPPFLAGS) $(CPPFLAGS) $(HW_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(HW_SAN) $(LDFLAGS)
+
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/check_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+UNIT_HELPERS := $(filter-out tests/unit/check_%,$(wildcard tests/unit/*.c))
+
+.PHONY: all clean check check-unit check-integration demo deps deps-test \
+	install uninstall lint sanitize valgrind fuzz bench layouts
+
+all: $(B)/heapwatch
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libheapwatch.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/heapwatch: $(B)/obj/main.o $(B)/libheapwatch.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HW_LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(B)/libheapwatch.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELPERS) \
+		$(B)/libheapwatch.a $(ALL_LDFLAGS) $(CHECK_LIBS) $(HW_LDLIBS)
+
+# --- set-up: everything a fresh Debian 12 needs, installed when missing ---
+DEPS_BUILD := gcc make pkg-config libelf-dev libdw-dev libyaml-dev check
+DEPS_TEST := python3 python3.11-dbg gunicorn nodejs npm valgrind clang \
+	systemd procps iproute2 man-db groff-base
+deps:
+	@sh tests/install-deps.sh $(DEPS_BUILD)
+deps-test: deps
+	@sh tests/install-deps.sh $(DEPS_TEST)
+
+# --- tests ---
+check: deps-test
+	@$(MAKE) --no-print-directory WERROR=-Werror all unit-bins
+	@sh tests/run-tests.sh $(B)
+
+unit-bins: $(UNIT_BINS)
+.PHONY: unit-bins
+
+check-unit: all unit-bins
+	@sh tests/run-tests.sh $(B) unit
+
+check-integration: all
+	@sh tests/run-tests.sh $(B) integration
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/demo.sh $(B)/heapwatch
+
+sanitize:
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined all unit-bins
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		sh tests/run-tests.sh build-san unit
+
+valgrind: all
+	@sh tests/run-valgrind.sh $(B)/heapwatch
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--inline-suppr -Iinclude -D_GNU_SOURCE src
+	systemd-analyze verify --man=no systemd/heapwatch.service
+	@for m in man/*.[1-8]; do \
+		LC_ALL=C.UTF-8 MANROFFSEQ= MANWIDTH=80 man --warnings -E UTF-8 -l $$m >/dev/null || exit 1; done
+
+bench: all
+	@sh tests/bench/run.sh $(B)/heapwatch
+
+fuzz:
+	@sh tests/fuzz/run.sh
+
+layouts: all
+	@sh tools/gen-layouts.sh $(B)/heapwatch
+
+# --- install ---
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/heapwatch \
+		$(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 755 $(B)/heapwatch $(DESTDIR)$(BINDIR)/heapwatch
+	$(INSTALL) -m 644 man/heapwatch.1 $(DESTDIR)$(MANDIR)/man1/heapwatch.1
+	-[ -f man/heapwatch.yaml.5 ] && $(INSTALL) -m 644 man/heapwatch.yaml.5 \
+		$(DESTDIR)$(MANDIR)/man5/heapwatch.yaml.5
+	-[ -f conf/heapwatch.yaml ] && $(INSTALL) -m 644 conf/heapwatch.yaml \
+		$(DESTDIR)$(SYSCONFDIR)/heapwatch/heapwatch.yaml
+	-[ -f systemd/heapwatch.service ] && sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		systemd/heapwatch.service > $(DESTDIR)$(UNITDIR)/heapwatch.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/heapwatch $(DESTDIR)$(MANDIR)/man1/heapwatch.1 \
+		$(DESTDIR)$(MANDIR)/man5/heapwatch.yaml.5 $(DESTDIR)$(UNITDIR)/heapwatch.service
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJS:.o=.d) $(B)/obj/main.d

@@ -1,0 +1,82 @@
+/* err.h - the one error channel of heapwatch.
+ *
+ * Fallible functions return 0 (or a non-NULL pointer) on success and -1 (or
+ * NULL) on failure, after filling a caller-provided struct hw_err.  Lower
+ * layers add context with hw_err_prefix() and never log; the top level logs
+ * once, with the whole chain:
+ *   "pid 4242: walking generation 2: reading object at 0x7f..: Bad address"
+ * Only main() turns an error into an exit status (hw_err_exit_status()).
+ */
+#ifndef HEAPWATCH_ERR_H
+#define HEAPWATCH_ERR_H
+
+#include <stddef.h>
+
+/* X(name, exit status, short description).  Exit status: 2 for usage and
+ * configuration errors, 1 for every runtime failure. */
+#define HW_ERR_CODES(X)                                                      \
+	X(HW_OK,          0, "success")                                      \
+	X(HW_EUSAGE,      2, "usage error")                                  \
+	X(HW_ECONFIG,     2, "configuration error")                          \
+	X(HW_ENOPROC,     1, "no such process")                              \
+	X(HW_ENOTPY,      1, "not a CPython process")                        \
+	X(HW_EPERM,       1, "permission denied")                            \
+	X(HW_ETRACED,     1, "already traced")                               \
+	X(HW_EVERSION,    1, "unsupported CPython version")                  \
+	X(HW_ELAYOUT,     1, "unsupported or inconsistent layout")           \
+	X(HW_EFREETHR,    1, "free-threaded CPython build")                  \
+	X(HW_EEXITED,     1, "process exited")                               \
+	X(HW_ECORRUPT,    1, "inconsistent heap")                            \
+	X(HW_EBUSY,       1, "garbage collection in progress")               \
+	X(HW_EMISS,       1, "snapshot lacks memory")                        \
+	X(HW_ETIMEOUT,    1, "pause budget exceeded")                        \
+	X(HW_ELIMIT,      1, "resource limit reached")                       \
+	X(HW_EIO,         1, "input/output error")                           \
+	X(HW_ENOMEM,      1, "out of memory")                                \
+	X(HW_EINTR,       1, "interrupted")                                  \
+	X(HW_ESYS,        1, "system error")
+
+enum hw_code {
+#define HW_ERR_ENUM(name, status, desc) name,
+	HW_ERR_CODES(HW_ERR_ENUM)
+#undef HW_ERR_ENUM
+	HW_ERR_NCODES
+};
+
+#define HW_ERR_MSG_MAX 1024
+
+struct hw_err {
+	enum hw_code code;      /* HW_OK when nothing failed */
+	int sys_errno;          /* errno saved at the failure, 0 if none */
+	char msg[HW_ERR_MSG_MAX]; /* context chain, without the strerror part */
+};
+
+/* Reset to HW_OK with an empty message. */
+void hw_err_clear(struct hw_err *e);
+
+/* Record a failure: code, errno (0 for none) and a printf-style message.
+ * Always returns -1 so callers can write `return hw_err_set(...)`.
+ * e may be NULL (the error is then dropped). */
+int hw_err_set(struct hw_err *e, enum hw_code code, int sys_errno,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Prepend "context: " to the message, keeping code and errno.
+ * Returns -1.  e may be NULL. */
+int hw_err_prefix(struct hw_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The full one-line text: message, then ": strerror(errno)" if errno is set.
+ * Writes at most size bytes into buf (always NUL-terminated); returns buf. */
+const char *hw_err_str(const struct hw_err *e, char *buf, size_t size);
+
+/* Name ("HW_EPERM") and description of a code; never NULL. */
+const char *hw_err_code_name(enum hw_code code);
+const char *hw_err_code_desc(enum hw_code code);
+
+/* Process exit status for an error: 0, 1 or 2 (see HW_ERR_CODES). */
+int hw_err_exit_status(const struct hw_err *e);
+
+/* Copy src into dst (both may be the same object). */
+void hw_err_copy(struct hw_err *dst, const struct hw_err *src);
+
+#endif

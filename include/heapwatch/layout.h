@@ -1,0 +1,107 @@
+/* layout.h - where a CPython build keeps what the census reads.
+ *
+ * CPython versions are data: every byte offset the walker and the type
+ * namer use is one field of struct hw_offsets, listed once in
+ * HW_OFFSET_FIELDS.  That one list generates the struct, the table of
+ * field names (for printing, comparing sources and the DWARF fill) and
+ * the built-in per-version tables' format.  A field a build does not have
+ * holds HW_NOFIELD (-1); the walker chooses its path from which fields
+ * are present (for example rt_gc >= 0 means one process-wide GC state,
+ * as in 3.7 and 3.8), never from version numbers.
+ *
+ * Sources, in order of preference (enum hw_layout_source): DWARF debug
+ * info, CPython's own _Py_DebugOffsets (3.13+), built-in tables keyed by
+ * the target's version, and a signature scan for the list heads.
+ */
+#ifndef HEAPWATCH_LAYOUT_H
+#define HEAPWATCH_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heapwatch/err.h"
+
+#define HW_NOFIELD ((int64_t)-1)
+
+/* X(field, description).  Offsets are bytes from the start of the named
+ * struct; sizes are sizeof.  "(27)" marks Python 2.7 only fields. */
+#define HW_OFFSET_FIELDS(X)                                                   \
+	/* runtime and interpreter state */                                  \
+	X(rt_interp_head,  "_PyRuntimeState.interpreters.head")              \
+	X(rt_gc,           "_PyRuntimeState.gc (3.7, 3.8: one GC state)")    \
+	X(interp_next,     "PyInterpreterState.next")                        \
+	X(interp_gc,       "PyInterpreterState.gc (3.9+)")                   \
+	/* struct _gc_runtime_state */                                       \
+	X(gc_gens,         "_gc_runtime_state.generations (or .young)")      \
+	X(gc_gen_stride,   "sizeof(struct gc_generation)")                  \
+	X(gc_gen_threshold,"gc_generation.threshold")                       \
+	X(gc_permanent,    "_gc_runtime_state.permanent_generation")        \
+	X(gc_collecting,   "_gc_runtime_state.collecting")                  \
+	X(gc_generation0,  "_gc_runtime_state.generation0")                 \
+	X(gc_size,         "sizeof(struct _gc_runtime_state)")              \
+	/* PyGC_Head */                                                      \
+	X(gchead_size,     "sizeof(PyGC_Head)")                             \
+	X(gchead_next,     "PyGC_Head._gc_next (gc.gc_next before 3.8)")    \
+	X(gchead_prev,     "PyGC_Head._gc_prev (gc.gc_prev before 3.8)")    \
+	X(gchead_refs,     "PyGC_Head.gc.gc_refs (before 3.8)")             \
+	/* objects and types */                                              \
+	X(ob_type,         "PyObject.ob_type")                               \
+	X(tp_name,         "PyTypeObject.tp_name")                           \
+	X(tp_flags,        "PyTypeObject.tp_flags")                          \
+	X(tp_dict,         "PyTypeObject.tp_dict")                           \
+	X(ht_name,         "PyHeapTypeObject.ht_name")                       \
+	X(ht_qualname,     "PyHeapTypeObject.ht_qualname (3.3+)")            \
+	/* str (3.x: PEP 393 unicode) */                                     \
+	X(str_length,      "PyASCIIObject.length")                           \
+	X(str_state,       "PyASCIIObject.state")                            \
+	X(str_ascii_size,  "sizeof(PyASCIIObject)")                          \
+	X(str_compact_size,"sizeof(PyCompactUnicodeObject)")                 \
+	/* str (27: PyStringObject) */                                       \
+	X(bytes_size,      "PyStringObject.ob_size (27)")                    \
+	X(bytes_sval,      "PyStringObject.ob_sval (27)")                    \
+	/* dict, to read a type's __module__ */                              \
+	X(dict_keys,       "PyDictObject.ma_keys (ma_table in 27)")          \
+	X(dict_mask,       "PyDictObject.ma_mask (27)")                      \
+	X(dk_size,         "PyDictKeysObject.dk_size (3.6-3.10)")            \
+	X(dk_log2_size,    "PyDictKeysObject.dk_log2_size (3.11+)")          \
+	X(dk_log2_index_bytes, "PyDictKeysObject.dk_log2_index_bytes (3.11+)") \
+	X(dk_kind,         "PyDictKeysObject.dk_kind (3.11+)")               \
+	X(dk_nentries,     "PyDictKeysObject.dk_nentries")                   \
+	X(dk_indices,      "PyDictKeysObject.dk_indices")                    \
+	X(dk_entry_size,   "sizeof(PyDictKeyEntry)")                         \
+	X(dk_uentry_size,  "sizeof(PyDictUnicodeEntry) (3.11+)")
+
+struct hw_offsets {
+#define HW_OFFSET_MEMBER(name, desc) int64_t name;
+	HW_OFFSET_FIELDS(HW_OFFSET_MEMBER)
+#undef HW_OFFSET_MEMBER
+};
+
+/* One row per field of struct hw_offsets, in declaration order. */
+struct hw_offset_field {
+	const char *name;
+	const char *desc;
+	size_t off; /* offsetof(struct hw_offsets, name) */
+};
+extern const struct hw_offset_field hw_offset_fields[];
+extern const size_t hw_offset_nfields;
+
+/* Every field set to HW_NOFIELD. */
+void hw_offsets_init(struct hw_offsets *o);
+/* Field value by row index (0 <= i < hw_offset_nfields). */
+int64_t hw_offsets_get(const struct hw_offsets *o, size_t i);
+void hw_offsets_set(struct hw_offsets *o, size_t i, int64_t v);
+
+enum hw_layout_source {
+	HW_SRC_NONE = 0,
+	HW_SRC_DWARF,         /* debug info of the binary or a debug file */
+	HW_SRC_DEBUG_OFFSETS, /* _Py_DebugOffsets (3.13+) + table for the rest */
+	HW_SRC_TABLE,         /* built-in table for the target's version */
+	HW_SRC_SCAN,          /* table for the rest + signature scan of heads */
+};
+/* "dwarf", "debug_offsets", "table", "scan", "none". */
+const char *hw_layout_source_name(enum hw_layout_source s);
+/* Parse those names; returns 0, or -1 if unknown. */
+int hw_layout_source_parse(const char *name, enum hw_layout_source *out);
+
+#endif
