@@ -104,4 +104,28 @@ const char *hw_layout_source_name(enum hw_layout_source s);
 /* Parse those names; returns 0, or -1 if unknown. */
 int hw_layout_source_parse(const char *name, enum hw_layout_source *out);
 
+
+/* ---- choosing a layout for a target ---- */
+
+struct hw_target;
+
+struct hw_layout {
+	struct hw_offsets off;
+	enum hw_layout_source source;
+	char detail[4300];       /* e.g. the DWARF file, the table's key */
+	char notes[1024];        /* disagreements between sources, if any */
+};
+
+/* Find the layout of t's build: the best source that applies, or only
+ * `only` when it is not HW_SRC_NONE (to test each source alone).
+ * HW_EVERSION / HW_ELAYOUT when nothing applies, naming what was tried. */
+int hw_layout_resolve(const struct hw_target *t, enum hw_layout_source only,
+		      struct hw_layout *l, struct hw_err *e);
+
+/* Built-in tables: the offsets of a known build, keyed by version and
+ * build flavour (debug = Py_DEBUG).  Returns 0 and fills *o, or -1 when no
+ * table matches (HW_EVERSION). */
+int hw_layout_table(uint32_t version_hex, int debug, struct hw_offsets *o,
+		    char *key, size_t key_size, struct hw_err *e);
+
 #endif

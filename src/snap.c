@@ -1,0 +1,583 @@
+/* snap.c - page-granular local copies of remote memory; see snap.h. */
+#include "heapwatch/snap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PAGE HW_SNAP_PAGE
+#define PAGE_MASK (~(uint64_t)(PAGE - 1))
+#define SLAB_MIN (8u << 20)
+#define SEG_MAX HW_SNAP_BLOCK
+
+/* ------------------------------------------------------------------ */
+/* page sets */
+
+void hw_pageset_init(struct hw_pageset *ps) { memset(ps, 0, sizeof *ps); }
+
+void hw_pageset_fini(struct hw_pageset *ps)
+{
+	free(ps->start);
+	free(ps->end);
+	memset(ps, 0, sizeof *ps);
+}
+
+void hw_pageset_clear(struct hw_pageset *ps) { ps->n = 0; }
+
+int hw_pageset_add(struct hw_pageset *ps, uint64_t addr, uint64_t len,
+		   struct hw_err *e)
+{
+	uint64_t s, t;
+
+	if (len == 0)
+		return 0;
+	s = addr & PAGE_MASK;
+	t = addr + len;
+	if (t < addr)
+		t = UINT64_MAX & PAGE_MASK;
+	else
+		t = (t + PAGE - 1) & PAGE_MASK;
+	/* Extend the last range when contiguous: the common case of a
+	 * walk that moves forward through an arena. */
+	if (ps->n && ps->end[ps->n - 1] >= s && ps->start[ps->n - 1] <= s) {
+		if (t > ps->end[ps->n - 1])
+			ps->end[ps->n - 1] = t;
+		return 0;
+	}
+	if (ps->n == ps->cap) {
+		size_t nc = ps->cap ? ps->cap * 2 : 256;
+		uint64_t *a = realloc(ps->start, nc * sizeof *a);
+
+		if (!a)
+			return hw_err_set(e, HW_ENOMEM, ENOMEM, "growing a page set");
+		ps->start = a;
+		a = realloc(ps->end, nc * sizeof *a);
+		if (!a)
+			return hw_err_set(e, HW_ENOMEM, ENOMEM, "growing a page set");
+		ps->end = a;
+		ps->cap = nc;
+	}
+	ps->start[ps->n] = s;
+	ps->end[ps->n] = t;
+	ps->n++;
+	return 0;
+}
+
+struct range { uint64_t s, t; };
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->s < y->s ? -1 : x->s > y->s;
+}
+
+void hw_pageset_normalize(struct hw_pageset *ps)
+{
+	struct range *r;
+	size_t k = 0;
+
+	if (ps->n < 2)
+		return;
+	r = malloc(ps->n * sizeof *r);
+	if (!r) {
+		/* Without scratch memory, fall back to an in-place insertion
+		 * sort: slow but correct. */
+		for (size_t i = 1; i < ps->n; i++) {
+			uint64_t s = ps->start[i], t = ps->end[i];
+			size_t j = i;
+
+			while (j > 0 && ps->start[j - 1] > s) {
+				ps->start[j] = ps->start[j - 1];
+				ps->end[j] = ps->end[j - 1];
+				j--;
+			}
+			ps->start[j] = s;
+			ps->end[j] = t;
+		}
+	} else {
+		for (size_t i = 0; i < ps->n; i++)
+			r[i] = (struct range){ ps->start[i], ps->end[i] };
+		qsort(r, ps->n, sizeof *r, cmp_range);
+		for (size_t i = 0; i < ps->n; i++) {
+			ps->start[i] = r[i].s;
+			ps->end[i] = r[i].t;
+		}
+		free(r);
+	}
+	for (size_t i = 1; i < ps->n; i++) {
+		if (ps->start[i] <= ps->end[k]) {
+			if (ps->end[i] > ps->end[k])
+				ps->end[k] = ps->end[i];
+		} else {
+			k++;
+			ps->start[k] = ps->start[i];
+			ps->end[k] = ps->end[i];
+		}
+	}
+	ps->n = k + 1;
+}
+
+uint64_t hw_pageset_bytes(const struct hw_pageset *ps)
+{
+	uint64_t b = 0;
+
+	for (size_t i = 0; i < ps->n; i++)
+		b += ps->end[i] - ps->start[i];
+	return b;
+}
+
+int hw_pageset_merge(struct hw_pageset *dst, const struct hw_pageset *src,
+		     struct hw_err *e)
+{
+	for (size_t i = 0; i < src->n; i++)
+		if (hw_pageset_add(dst, src->start[i], src->end[i] - src->start[i], e) < 0)
+			return -1;
+	hw_pageset_normalize(dst);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the page table: open addressing on page numbers */
+
+#define PE_TOUCHED 1u
+#define PE_BAD 2u          /* known unreadable */
+#define PE_ABSENT 4u       /* planned but not (yet) copied */
+
+struct pent {
+	uint64_t key;          /* page address | 1 (0 = empty slot) */
+	char *data;
+	uint32_t flags;
+};
+
+struct slab {
+	char *mem;
+	size_t size, used;
+};
+
+struct hw_snap {
+	struct hw_mem *mem;
+	int live;
+	uint64_t limit;
+	struct pent *tab;
+	size_t tabcap, tabn;
+	struct slab *slabs;
+	size_t nslabs, cur;
+	uint64_t held;
+	struct hw_pageset missed;
+	struct hw_pageset spill;   /* touched pages of evicted entries */
+	uint64_t last_key;
+	char *last_data;
+	struct hw_snap_stats st;
+	char block[SEG_MAX];       /* bounce buffer for live fetches */
+};
+
+static inline size_t hash_page(uint64_t key, size_t cap)
+{
+	return (size_t)((key >> 12) * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
+}
+
+static struct pent *lookup(struct hw_snap *s, uint64_t page)
+{
+	uint64_t key = page | 1;
+	size_t i;
+
+	if (!s->tabcap)
+		return NULL;
+	for (i = hash_page(key, s->tabcap);; i = (i + 1) & (s->tabcap - 1)) {
+		if (s->tab[i].key == key)
+			return &s->tab[i];
+		if (s->tab[i].key == 0)
+			return NULL;
+	}
+}
+
+static int grow_table(struct hw_snap *s, struct hw_err *e)
+{
+	size_t nc = s->tabcap ? s->tabcap * 2 : 4096;
+	struct pent *nt = calloc(nc, sizeof *nt);
+
+	if (!nt)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "growing the page table");
+	for (size_t i = 0; i < s->tabcap; i++) {
+		if (!s->tab[i].key)
+			continue;
+		size_t j = hash_page(s->tab[i].key, nc);
+
+		while (nt[j].key)
+			j = (j + 1) & (nc - 1);
+		nt[j] = s->tab[i];
+	}
+	free(s->tab);
+	s->tab = nt;
+	s->tabcap = nc;
+	s->last_key = 0;
+	return 0;
+}
+
+static struct pent *insert(struct hw_snap *s, uint64_t page, char *data,
+			   uint32_t flags, struct hw_err *e)
+{
+	uint64_t key = page | 1;
+	size_t i;
+
+	if ((s->tabn + 1) * 2 > s->tabcap && grow_table(s, e) < 0)
+		return NULL;
+	for (i = hash_page(key, s->tabcap); s->tab[i].key && s->tab[i].key != key;
+	     i = (i + 1) & (s->tabcap - 1))
+		;
+	if (!s->tab[i].key)
+		s->tabn++;
+	s->tab[i].key = key;
+	s->tab[i].data = data;
+	s->tab[i].flags = flags;
+	return &s->tab[i];
+}
+
+/* Storage for len bytes (a multiple of PAGE), contiguous. */
+static char *alloc_pages(struct hw_snap *s, size_t len, struct hw_err *e)
+{
+	if (s->limit && s->held + len > s->limit)
+		return hw_err_set(e, HW_ELIMIT, 0,
+				  "snapshot would exceed its limit of %llu bytes",
+				  (unsigned long long)s->limit), NULL;
+	while (s->cur < s->nslabs) {
+		struct slab *sl = &s->slabs[s->cur];
+
+		if (sl->size - sl->used >= len) {
+			char *p = sl->mem + sl->used;
+
+			sl->used += len;
+			s->held += len;
+			return p;
+		}
+		s->cur++;
+	}
+	struct slab *ns = realloc(s->slabs, (s->nslabs + 1) * sizeof *ns);
+
+	if (!ns)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating snapshot storage"), NULL;
+	s->slabs = ns;
+	size_t size = len > SLAB_MIN ? len : SLAB_MIN;
+	char *mem = malloc(size);
+
+	if (!mem)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM,
+				  "allocating %zu bytes of snapshot storage", size), NULL;
+	s->slabs[s->nslabs] = (struct slab){ mem, size, len };
+	s->cur = s->nslabs;
+	s->nslabs++;
+	s->st.storage += size;
+	s->held += len;
+	return mem;
+}
+
+struct hw_snap *hw_snap_new(struct hw_mem *m, uint64_t limit, struct hw_err *e)
+{
+	struct hw_snap *s = calloc(1, sizeof *s);
+
+	if (!s) {
+		hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating a snapshot");
+		return NULL;
+	}
+	s->mem = m;
+	s->limit = limit;
+	s->live = 1;
+	hw_pageset_init(&s->missed);
+	hw_pageset_init(&s->spill);
+	return s;
+}
+
+void hw_snap_free(struct hw_snap *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nslabs; i++)
+		free(s->slabs[i].mem);
+	free(s->slabs);
+	free(s->tab);
+	hw_pageset_fini(&s->missed);
+	hw_pageset_fini(&s->spill);
+	free(s);
+}
+
+static void drop_pages(struct hw_snap *s)
+{
+	if (s->tabn)
+		memset(s->tab, 0, s->tabcap * sizeof *s->tab);
+	s->tabn = 0;
+	for (size_t i = 0; i < s->nslabs; i++)
+		s->slabs[i].used = 0;
+	s->cur = 0;
+	s->held = 0;
+	s->last_key = 0;
+	s->last_data = NULL;
+}
+
+void hw_snap_reset(struct hw_snap *s, int live)
+{
+	uint64_t storage = s->st.storage;
+
+	drop_pages(s);
+	hw_pageset_clear(&s->missed);
+	hw_pageset_clear(&s->spill);
+	memset(&s->st, 0, sizeof s->st);
+	s->st.storage = storage;
+	s->live = live;
+}
+
+void hw_snap_set_live(struct hw_snap *s, int live) { s->live = live; }
+void hw_snap_set_mem(struct hw_snap *s, struct hw_mem *m) { s->mem = m; }
+
+/* Live mode, at the limit: keep the touched marks, drop the pages. */
+static int evict_all(struct hw_snap *s, struct hw_err *e)
+{
+	for (size_t i = 0; i < s->tabcap; i++)
+		if (s->tab[i].key && (s->tab[i].flags & PE_TOUCHED))
+			if (hw_pageset_add(&s->spill, s->tab[i].key & PAGE_MASK,
+					   PAGE, e) < 0)
+				return -1;
+	drop_pages(s);
+	return 0;
+}
+
+/* Live mode: bring in the aligned block around page. */
+static int fetch_block(struct hw_snap *s, uint64_t page, struct hw_err *e)
+{
+	uint64_t b0 = page & ~(uint64_t)(SEG_MAX - 1);
+	struct hw_err tmp;
+	char *dst;
+
+	s->st.fetches++;
+	if (s->limit && s->held + SEG_MAX > s->limit && evict_all(s, e) < 0)
+		return -1;
+	if (hw_mem_read(s->mem, b0, s->block, SEG_MAX, &tmp) == 0) {
+		if (!(dst = alloc_pages(s, SEG_MAX, e)))
+			return -1;
+		memcpy(dst, s->block, SEG_MAX);
+		for (uint64_t p = 0; p < SEG_MAX; p += PAGE) {
+			struct pent *pe = lookup(s, b0 + p);
+
+			if (pe && !(pe->flags & PE_ABSENT))
+				continue;
+			if (!insert(s, b0 + p, dst + p, pe ? pe->flags & ~PE_ABSENT : 0, e))
+				return -1;
+		}
+		return 0;
+	}
+	if (tmp.code == HW_EEXITED) {
+		hw_err_copy(e, &tmp);
+		return -1;
+	}
+	/* Part of the block is unmapped: read just the page asked for, and
+	 * remember it as bad if that fails too. */
+	if (hw_mem_read(s->mem, page, s->block, PAGE, &tmp) == 0) {
+		if (!(dst = alloc_pages(s, PAGE, e)))
+			return -1;
+		memcpy(dst, s->block, PAGE);
+		return insert(s, page, dst, 0, e) ? 0 : -1;
+	}
+	if (tmp.code == HW_EEXITED) {
+		hw_err_copy(e, &tmp);
+		return -1;
+	}
+	return insert(s, page, NULL, PE_BAD, e) ? 0 : -1;
+}
+
+static char *page_data(struct hw_snap *s, uint64_t page, uint64_t addr,
+		       struct hw_err *e)
+{
+	struct pent *pe;
+
+	if (s->last_key == (page | 1))
+		return s->last_data;
+	pe = lookup(s, page);
+	if (pe && (pe->flags & PE_ABSENT))
+		pe = NULL;
+	if (!pe) {
+		if (!s->live) {
+			s->st.misses++;
+			hw_pageset_add(&s->missed, page, PAGE, NULL);
+			hw_err_set(e, HW_EMISS, 0, "address 0x%llx not in the snapshot",
+				   (unsigned long long)addr);
+			return NULL;
+		}
+		if (fetch_block(s, page, e) < 0)
+			return NULL;
+		pe = lookup(s, page);
+		if (!pe || (pe->flags & PE_ABSENT)) {
+			hw_err_set(e, HW_EIO, EFAULT, "reading 0x%llx",
+				   (unsigned long long)addr);
+			return NULL;
+		}
+	}
+	pe->flags |= PE_TOUCHED;
+	if (!pe->data) {
+		hw_err_set(e, HW_EIO, EFAULT, "reading 0x%llx",
+			   (unsigned long long)addr);
+		return NULL;
+	}
+	s->last_key = page | 1;
+	s->last_data = pe->data;
+	return pe->data;
+}
+
+int hw_snap_read(struct hw_snap *s, uint64_t addr, void *dst, size_t len,
+		 struct hw_err *e)
+{
+	char *out = dst;
+
+	s->st.reads++;
+	if (addr + len < addr)
+		return hw_err_set(e, HW_EIO, EFAULT, "reading 0x%llx",
+				  (unsigned long long)addr);
+	while (len) {
+		uint64_t page = addr & PAGE_MASK;
+		size_t off = (size_t)(addr - page);
+		size_t n = PAGE - off < len ? PAGE - off : len;
+		char *p = page_data(s, page, addr, e);
+
+		if (!p)
+			return -1;
+		memcpy(out, p + off, n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int hw_snap_read_u64(struct hw_snap *s, uint64_t addr, uint64_t *out,
+		     struct hw_err *e)
+{
+	return hw_snap_read(s, addr, out, sizeof *out, e);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int hw_snap_fill(struct hw_snap *s, const struct hw_pageset *ps,
+		 uint64_t deadline_ns, struct hw_err *e)
+{
+	uint64_t total = hw_pageset_bytes(ps);
+	struct hw_mem_stats before, after;
+	struct hw_mem_seg *segs = NULL;
+	size_t nseg = 0, cap = 0, done = 0;
+	int partial = 0, rc = -1;
+
+	if (s->limit && total > s->limit)
+		return hw_err_set(e, HW_ELIMIT, 0,
+				  "snapshot of %llu bytes exceeds its limit of %llu bytes",
+				  (unsigned long long)total,
+				  (unsigned long long)s->limit);
+	/* Storage, pieces and page table are prepared before anything is
+	 * read: a caller holding the target stopped pays only for the copy.
+	 * Pages start ABSENT and become present once read. */
+	for (size_t i = 0; i < ps->n; i++) {
+		uint64_t a = ps->start[i], t = ps->end[i];
+		char *dst;
+
+		if (!(dst = alloc_pages(s, (size_t)(t - a), e)))
+			goto out;
+		for (uint64_t p = a; p < t; p += SEG_MAX) {
+			uint64_t q = p + SEG_MAX < t ? p + SEG_MAX : t;
+
+			if (nseg == cap) {
+				size_t nc = cap ? cap * 2 : 1024;
+				struct hw_mem_seg *ns = realloc(segs, nc * sizeof *ns);
+
+				if (!ns) {
+					hw_err_set(e, HW_ENOMEM, ENOMEM, "planning a copy");
+					goto out;
+				}
+				segs = ns;
+				cap = nc;
+			}
+			segs[nseg++] = (struct hw_mem_seg){ p, dst + (p - a),
+							    (size_t)(q - p), 0 };
+			for (uint64_t r = p; r < q; r += PAGE)
+				if (!insert(s, r, dst + (r - a), PE_ABSENT, e))
+					goto out;
+		}
+	}
+	hw_mem_get_stats(s->mem, &before);
+	while (done < nseg) {
+		size_t n = nseg - done < 1024 ? nseg - done : 1024;
+
+		if (deadline_ns && now_ns() > deadline_ns) {
+			partial = 1;
+			break;
+		}
+		if (hw_mem_readv(s->mem, segs + done, n, e) < 0)
+			goto out;
+		done += n;
+	}
+	for (size_t i = 0; i < done; i++) {
+		for (uint64_t p = 0; p < segs[i].len; p += PAGE) {
+			struct pent *pe = lookup(s, segs[i].addr + p);
+
+			/* A piece that straddles an unmapped page (an arena
+			 * freed since the plan) is salvaged page by page;
+			 * what stays unreadable is known bad. */
+			if (!segs[i].ok) {
+				struct hw_err tmp;
+
+				if (hw_mem_read(s->mem, segs[i].addr + p, pe->data,
+						PAGE, &tmp) < 0) {
+					if (tmp.code == HW_EEXITED) {
+						hw_err_copy(e, &tmp);
+						goto out;
+					}
+					pe->data = NULL;
+					pe->flags = PE_BAD;
+					continue;
+				}
+			}
+			pe->flags &= ~PE_ABSENT;
+		}
+	}
+	hw_mem_get_stats(s->mem, &after);
+	s->st.fill_bytes = after.bytes - before.bytes;
+	s->st.fill_calls = after.calls - before.calls;
+	rc = partial;
+out:
+	free(segs);
+	return rc;
+}
+
+static int collect(const struct hw_snap *s, uint32_t flag,
+		   struct hw_pageset *ps, struct hw_err *e)
+{
+	for (size_t i = 0; i < s->tabcap; i++)
+		if (s->tab[i].key && (s->tab[i].flags & flag))
+			if (hw_pageset_add(ps, s->tab[i].key & PAGE_MASK, PAGE, e) < 0)
+				return -1;
+	return 0;
+}
+
+int hw_snap_touched(const struct hw_snap *s, struct hw_pageset *ps,
+		    struct hw_err *e)
+{
+	if (collect(s, PE_TOUCHED, ps, e) < 0)
+		return -1;
+	return hw_pageset_merge(ps, &s->spill, e);
+}
+
+int hw_snap_missed(const struct hw_snap *s, struct hw_pageset *ps,
+		   struct hw_err *e)
+{
+	return hw_pageset_merge(ps, &s->missed, e);
+}
+
+void hw_snap_get_stats(const struct hw_snap *s, struct hw_snap_stats *st)
+{
+	*st = s->st;
+	st->pages = s->tabn;
+	st->bytes = s->held;
+}

@@ -1,0 +1,38 @@
+#!/bin/sh
+# demo.sh HEAPWATCH: start a small leaking CPython service, then show what
+# heapwatch sees in it: the census now, and what grew over two seconds.
+set -eu
+HW=${1:-build/heapwatch}
+PY=/usr/bin/python3
+dir=$(mktemp -d)
+cat > "$dir/leaky.py" <<'PYEOF'
+import gc, sys, threading, time
+class Session(object):
+    def __init__(self, n): self.payload = {"n": n, "tags": [n]}
+class Request(object): pass
+cache = []
+def serve():
+    n = 0
+    while True:
+        n += 1
+        cache.append(Session(n))          # the leak: sessions never leave
+        r = Request(); r.body = [n] * 3   # garbage, collected
+        time.sleep(0.001)
+for _ in range(2000): cache.append(Session(0))
+threading.Thread(target=serve, daemon=True).start()
+sys.stdout.write("ready\n"); sys.stdout.flush()
+time.sleep(3600)
+PYEOF
+"$PY" "$dir/leaky.py" > "$dir/out" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+i=0
+until grep -q ready "$dir/out" 2>/dev/null; do
+	i=$((i+1)); [ $i -gt 100 ] && { echo "demo: target did not start" >&2; exit 1; }
+	sleep 0.05
+done
+echo "== heapwatch dump $pid   (a $($PY -c 'import sys; print(sys.version.split()[0])') process leaking Session objects)"
+"$HW" dump --top 12 "$pid"
+echo
+echo "== heapwatch dump --growth 2 $pid"
+"$HW" dump --growth 2 --top 8 "$pid"
