@@ -46,6 +46,10 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELPERS := $(filter-out tests/unit/check_%,$(wildcard tests/unit/*.c))
+# Each fuzz target's corpus is replayed by `make check` (built with $(CC),
+# no libFuzzer needed); `make fuzz` runs the fuzzers themselves (clang).
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(B)/tests/check_corpus_%)
 
 .PHONY: all clean check check-unit check-integration demo deps deps-test \
 	install uninstall lint sanitize valgrind fuzz bench layouts
@@ -70,19 +74,28 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(B)/libheapwatch.a
 
 # --- set-up: everything a fresh Debian 12 needs, installed when missing ---
 DEPS_BUILD := gcc make pkg-config libelf-dev libdw-dev libyaml-dev check
-DEPS_TEST := python3 python3.11-dbg gunicorn nodejs npm valgrind clang \
-	systemd procps iproute2 man-db groff-base
+DEPS_TEST := python3 python3.11-dbg gunicorn valgrind clang \
+	systemd procps iproute2 man-db groff-base cppcheck
+STATSD_VERSION := 0.9.0
 deps:
 	@sh tests/install-deps.sh $(DEPS_BUILD)
 deps-test: deps
 	@sh tests/install-deps.sh $(DEPS_TEST)
+	@command -v npm >/dev/null || sh tests/install-deps.sh nodejs npm
+	@[ -f build/statsd/node_modules/statsd/stats.js ] || { mkdir -p build/statsd && \
+		cd build/statsd && npm install --no-audit --no-fund --silent statsd@$(STATSD_VERSION) >/dev/null; }
 
 # --- tests ---
 check: deps-test
 	@$(MAKE) --no-print-directory WERROR=-Werror all unit-bins
 	@sh tests/run-tests.sh $(B)
 
-unit-bins: $(UNIT_BINS)
+$(B)/tests/check_corpus_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(UNIT_HELPERS) $(B)/libheapwatch.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -DCORPUS='"tests/fuzz/corpus/$*"' -o $@ $< \
+		tests/fuzz/replay.c $(UNIT_HELPERS) $(B)/libheapwatch.a $(ALL_LDFLAGS) $(HW_LDLIBS)
+
+unit-bins: $(UNIT_BINS) $(FUZZ_REPLAY)
 .PHONY: unit-bins
 
 check-unit: all unit-bins
@@ -92,6 +105,7 @@ check-integration: all
 	@sh tests/run-tests.sh $(B) integration
 
 demo: deps
+	@sh tests/install-deps.sh python3 python3.11-dbg
 	@$(MAKE) --no-print-directory all
 	@sh tests/demo.sh $(B)/heapwatch
 
@@ -103,10 +117,13 @@ sanitize:
 valgrind: all
 	@sh tests/run-valgrind.sh $(B)/heapwatch
 
-lint:
+lint: all
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr -Iinclude -D_GNU_SOURCE src
-	systemd-analyze verify --man=no systemd/heapwatch.service
+	@mkdir -p $(B)/lint && sed 's|@BINDIR@|$(CURDIR)/$(B)|g; s|@SYSCONFDIR@|$(CURDIR)/conf|g' \
+		systemd/heapwatch.service > $(B)/lint/heapwatch.service
+	systemd-analyze verify --man=no $(B)/lint/heapwatch.service
+	systemd-analyze security --offline=true --threshold=35 $(B)/lint/heapwatch.service >/dev/null
 	@for m in man/*.[1-8]; do \
 		LC_ALL=C.UTF-8 MANROFFSEQ= MANWIDTH=80 man --warnings -E UTF-8 -l $$m >/dev/null || exit 1; done
 

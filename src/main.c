@@ -1,3 +1,318 @@
-/* main.c - placeholder until the CLI lands. */
+/* main.c - the command line: `heapwatch dump`, `daemon`, `check-config`.
+ * Only this file turns errors into exit statuses: 0 success, 1 runtime
+ * failure, 2 usage or configuration error. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void) { puts("heapwatch"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "heapwatch/census.h"
+#include "heapwatch/config.h"
+#include "heapwatch/err.h"
+#include "heapwatch/log.h"
+#include "heapwatch/mem.h"
+#include "heapwatch/output.h"
+#include "heapwatch/units.h"
+
+#ifndef HW_VERSION
+#define HW_VERSION "0.1.0"
+#endif
+
+static const char usage_text[] =
+"Usage: heapwatch dump [OPTIONS] PID\n"
+"       heapwatch daemon --config FILE [--log-level LEVEL]\n"
+"       heapwatch check-config [--dump] FILE\n"
+"       heapwatch --help | --version\n"
+"\n"
+"Count the live objects per type of a running CPython process from outside:\n"
+"no code injected, nothing written, the process stopped only to copy memory.\n"
+"\n"
+"dump options:\n"
+"  -j, --json               print one JSON document\n"
+"  -n, --top N              show the N most common types (default 20; 0 = all)\n"
+"  -g, --growth SECONDS     take two censuses SECONDS apart, print the change\n"
+"      --mode MODE          snapshot (copy while stopped, walk after; default)\n"
+"                           or stopped (walk while stopped)\n"
+"      --max-pause DURATION longest stop of the target (default 500ms; 0 = none);\n"
+"                           past it the census is cut short and marked partial\n"
+"      --snapshot-limit SIZE largest private copy (default 1GiB); past it the\n"
+"                           census walks while stopped\n"
+"      --layout-source SRC  auto (default), dwarf, debug_offsets, table or scan\n"
+"                           (also $HEAPWATCH_LAYOUT_SOURCE)\n"
+"      --reader KIND        auto (default), vm (process_vm_readv) or procfs\n"
+"\n"
+"Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
+"See heapwatch(1) and heapwatch.yaml(5).\n";
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "heapwatch: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'heapwatch --help'.\n");
+	return 2;
+}
+
+static int fail(const struct hw_err *e)
+{
+	char buf[HW_ERR_MSG_MAX + 256];
+
+	fprintf(stderr, "heapwatch: %s\n", hw_err_str(e, buf, sizeof buf));
+	return hw_err_exit_status(e);
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 0 || v > 4194304)
+		return -1;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+static int parse_count(const char *s, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Sleep that a signal ends early (SIGINT during --growth). */
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { interrupted = sig; }
+
+static int wait_seconds(double secs)
+{
+	struct sigaction sa;
+	struct timespec ts;
+	uint64_t total_ms = (uint64_t)(secs * 1000.0), done = 0;
+	int tty = isatty(STDERR_FILENO);
+
+	if (!tty)
+		fprintf(stderr, "heapwatch: first census taken; second in %.3g s\n", secs);
+	fflush(stderr);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (done < total_ms && !interrupted) {
+		uint64_t step = total_ms - done < 200 ? total_ms - done : 200;
+
+		ts.tv_sec = (time_t)(step / 1000);
+		ts.tv_nsec = (long)(step % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+		done += step;
+		if (tty)
+			fprintf(stderr, "\rheapwatch: second census in %.1f s ",
+				(double)(total_ms - done) / 1000.0);
+	}
+	if (tty)
+		fputs("\r\033[K", stderr);
+	return interrupted ? -1 : 0;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "growth", required_argument, NULL, 'g' },
+		{ "mode", required_argument, NULL, 'M' },
+		{ "max-pause", required_argument, NULL, 'P' },
+		{ "snapshot-limit", required_argument, NULL, 'L' },
+		{ "layout-source", required_argument, NULL, 'S' },
+		{ "reader", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct hw_census_opts o;
+	struct hw_session *s = NULL;
+	struct hw_census c1, c2;
+	struct hw_err e;
+	int json = 0, opt, rc;
+	long top = -1;
+	double growth = -1;
+	pid_t pid;
+	const char *src = getenv("HEAPWATCH_LAYOUT_SOURCE");
+
+	hw_census_opts_default(&o);
+	hw_err_clear(&e);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+jn:g:h", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = 1;
+			break;
+		case 'n':
+			if (parse_count(optarg, 1000000, &top) < 0)
+				return usage_error("--top: '%s' is not a count from 0 to 1000000", optarg);
+			break;
+		case 'g': {
+			char *end;
+
+			errno = 0;
+			growth = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(growth >= 0) || growth > 86400)
+				return usage_error("--growth: '%s' is not a number of seconds from 0 to 86400", optarg);
+			break;
+		}
+		case 'M':
+			if (strcmp(optarg, "snapshot") == 0)
+				o.mode = HW_MODE_SNAPSHOT;
+			else if (strcmp(optarg, "stopped") == 0)
+				o.mode = HW_MODE_STOPPED;
+			else
+				return usage_error("--mode: '%s' is not snapshot or stopped", optarg);
+			break;
+		case 'P':
+			if (hw_parse_duration(optarg, &o.max_pause_ns) < 0)
+				return usage_error("--max-pause: '%s' is not a duration such as 500ms or 2s", optarg);
+			break;
+		case 'L':
+			if (hw_parse_size(optarg, &o.snapshot_limit) < 0)
+				return usage_error("--snapshot-limit: '%s' is not a size such as 256MiB", optarg);
+			break;
+		case 'S':
+			src = optarg;
+			break;
+		case 'R':
+			if (strcmp(optarg, "auto") == 0)
+				o.mem_kind = -1;
+			else if (strcmp(optarg, "vm") == 0)
+				o.mem_kind = HW_MEM_VMREADV;
+			else if (strcmp(optarg, "procfs") == 0)
+				o.mem_kind = HW_MEM_PROCFS;
+			else
+				return usage_error("--reader: '%s' is not auto, vm or procfs", optarg);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'heapwatch --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (src && *src && strcmp(src, "auto") != 0 &&
+	    hw_layout_source_parse(src, &o.source) < 0)
+		return usage_error("layout source '%s' is not auto, dwarf, debug_offsets, table or scan", src);
+	if (optind >= argc)
+		return usage_error("dump: missing %s", "PID");
+	if (optind + 1 < argc)
+		return usage_error("dump: unexpected argument '%s'", argv[optind + 1]);
+	if (parse_pid(argv[optind], &pid) < 0)
+		return usage_error("dump: '%s' is not a process id", argv[optind]);
+	if (top < 0)
+		top = json ? 0 : 20;
+
+	hw_census_init(&c1);
+	hw_census_init(&c2);
+	s = hw_session_open(pid, &o, &e);
+	if (!s)
+		return fail(&e);
+	rc = hw_session_census(s, &c1, &e);
+	if (rc == 0 && growth >= 0) {
+		if (wait_seconds(growth) < 0)
+			hw_err_set(&e, HW_EINTR, 0, "interrupted before the second census"),
+			rc = -1;
+		else
+			rc = hw_session_census(s, &c2, &e);
+	}
+	if (rc == 0) {
+		if (growth >= 0 && json)
+			hw_print_growth_json(stdout, &c1, &c2, growth, (size_t)top);
+		else if (growth >= 0)
+			hw_print_growth_table(stdout, &c1, &c2, (size_t)top);
+		else if (json)
+			hw_print_json(stdout, &c1, (size_t)top);
+		else
+			hw_print_table(stdout, &c1, (size_t)top);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			hw_err_set(&e, HW_EIO, errno, "writing the output");
+			rc = -1;
+		}
+	}
+	hw_census_fini(&c1);
+	hw_census_fini(&c2);
+	hw_session_free(s);
+	return rc == 0 ? 0 : fail(&e);
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+	struct hw_config c;
+	struct hw_err e;
+	int dump = 0, i;
+	const char *path = NULL;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dump") == 0)
+			dump = 1;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1])
+			return usage_error("check-config: unknown option '%s'", argv[i]);
+		else if (path)
+			return usage_error("check-config: unexpected argument '%s'", argv[i]);
+		else
+			path = argv[i];
+	}
+	if (!path)
+		return usage_error("check-config: missing %s", "FILE");
+	hw_config_defaults(&c);
+	if (hw_config_load(path, &c, &e) < 0 || hw_config_check_perms(path, &e) < 0) {
+		hw_config_fini(&c);
+		return fail(&e);
+	}
+	if (dump)
+		hw_config_dump(stdout, &c);
+	else
+		printf("%s: valid (%zu targets)\n", path, c.ntargets);
+	hw_config_fini(&c);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	/* A closed stdout pipe is an error to report, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2)
+		return usage_error("missing command (dump, daemon or %s)", "check-config");
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("heapwatch %s\n", HW_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "dump") == 0)
+		return cmd_dump(argc - 1, argv + 1);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(argc - 1, argv + 1);
+	return usage_error("unknown command '%s' (dump, daemon, check-config)", cmd);
+}

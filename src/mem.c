@@ -178,7 +178,7 @@ static int procfs_read(struct hw_mem *m, uint64_t addr, void *dst, size_t len)
 		ssize_t n = pread(m->fd, (char *)dst + done, len - done,
 				  (off_t)(addr + done));
 
-		m->st.calls++;
+		__atomic_add_fetch(&m->st.calls, 1, __ATOMIC_RELAXED);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -190,7 +190,7 @@ static int procfs_read(struct hw_mem *m, uint64_t addr, void *dst, size_t len)
 		}
 		done += (size_t)n;
 	}
-	m->st.bytes += len;
+	__atomic_add_fetch(&m->st.bytes, len, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -205,10 +205,10 @@ int hw_mem_read(struct hw_mem *m, uint64_t addr, void *dst, size_t len,
 	}
 	switch (m->kind) {
 	case HW_MEM_BUFFER:
-		m->st.calls++;
+		__atomic_add_fetch(&m->st.calls, 1, __ATOMIC_RELAXED);
 		if (buffer_read(m, addr, dst, len) < 0)
 			return fail_errno(e, errno, m->pid, addr, len);
-		m->st.bytes += len;
+		__atomic_add_fetch(&m->st.bytes, len, __ATOMIC_RELAXED);
 		return 0;
 	case HW_MEM_PROCFS:
 		if (procfs_read(m, addr, dst, len) < 0)
@@ -222,12 +222,12 @@ int hw_mem_read(struct hw_mem *m, uint64_t addr, void *dst, size_t len,
 		do {
 			n = process_vm_readv(m->pid, &l, 1, &r, 1, 0);
 		} while (n < 0 && errno == EINTR);
-		m->st.calls++;
+		__atomic_add_fetch(&m->st.calls, 1, __ATOMIC_RELAXED);
 		if (n < 0)
 			return fail_errno(e, errno, m->pid, addr, len);
 		if ((size_t)n != len)
 			return fail_errno(e, EFAULT, m->pid, addr, len);
-		m->st.bytes += len;
+		__atomic_add_fetch(&m->st.bytes, len, __ATOMIC_RELAXED);
 		return 0;
 	}
 	}
@@ -255,13 +255,13 @@ static long vm_batch(struct hw_mem *m, struct hw_mem_seg *segs, size_t n,
 	do {
 		got = process_vm_readv(m->pid, l, n, r, n, 0);
 	} while (got < 0 && errno == EINTR);
-	m->st.calls++;
+	__atomic_add_fetch(&m->st.calls, 1, __ATOMIC_RELAXED);
 	if (got < 0) {
 		if (errno == ESRCH)
 			*gone = 1;
 		return 0;
 	}
-	m->st.bytes += (uint64_t)got;
+	__atomic_add_fetch(&m->st.bytes, (uint64_t)got, __ATOMIC_RELAXED);
 	/* The kernel stops at the first remote piece it cannot read
 	 * (process_vm_readv(2): partial reads end at an iovec boundary
 	 * granularity of pages); count the pieces that were read whole. */

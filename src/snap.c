@@ -2,6 +2,7 @@
 #include "heapwatch/snap.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -170,6 +171,10 @@ struct hw_snap {
 	uint64_t last_key;
 	char *last_data;
 	struct hw_snap_stats st;
+	struct hw_mem_seg *segs;   /* planned pieces of a fill */
+	size_t nseg, segcap, ncopied;
+	uint64_t *bad;             /* pages a fill could not read */
+	size_t nbad, badcap;
 	char block[SEG_MAX];       /* bounce buffer for live fetches */
 };
 
@@ -299,6 +304,8 @@ void hw_snap_free(struct hw_snap *s)
 	free(s->tab);
 	hw_pageset_fini(&s->missed);
 	hw_pageset_fini(&s->spill);
+	free(s->segs);
+	free(s->bad);
 	free(s);
 }
 
@@ -462,15 +469,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int hw_snap_fill(struct hw_snap *s, const struct hw_pageset *ps,
-		 uint64_t deadline_ns, struct hw_err *e)
+int hw_snap_fill_prepare(struct hw_snap *s, const struct hw_pageset *ps,
+			 struct hw_err *e)
 {
 	uint64_t total = hw_pageset_bytes(ps);
-	struct hw_mem_stats before, after;
-	struct hw_mem_seg *segs = NULL;
-	size_t nseg = 0, cap = 0, done = 0;
-	int partial = 0, rc = -1;
 
+	s->nseg = 0;
+	s->ncopied = 0;
 	if (s->limit && total > s->limit)
 		return hw_err_set(e, HW_ELIMIT, 0,
 				  "snapshot of %llu bytes exceeds its limit of %llu bytes",
@@ -484,70 +489,178 @@ int hw_snap_fill(struct hw_snap *s, const struct hw_pageset *ps,
 		char *dst;
 
 		if (!(dst = alloc_pages(s, (size_t)(t - a), e)))
-			goto out;
+			return -1;
+		/* Fault the destination in now: a first touch costs more than
+		 * the copy of its page, and must not happen in the pause. */
+		for (uint64_t p = 0; p < t - a; p += PAGE)
+			((volatile char *)dst)[p] = 0;
 		for (uint64_t p = a; p < t; p += SEG_MAX) {
 			uint64_t q = p + SEG_MAX < t ? p + SEG_MAX : t;
 
-			if (nseg == cap) {
-				size_t nc = cap ? cap * 2 : 1024;
-				struct hw_mem_seg *ns = realloc(segs, nc * sizeof *ns);
+			if (s->nseg == s->segcap) {
+				size_t nc = s->segcap ? s->segcap * 2 : 1024;
+				struct hw_mem_seg *ns = realloc(s->segs, nc * sizeof *ns);
 
-				if (!ns) {
-					hw_err_set(e, HW_ENOMEM, ENOMEM, "planning a copy");
-					goto out;
-				}
-				segs = ns;
-				cap = nc;
+				if (!ns)
+					return hw_err_set(e, HW_ENOMEM, ENOMEM,
+							  "planning a copy");
+				s->segs = ns;
+				s->segcap = nc;
 			}
-			segs[nseg++] = (struct hw_mem_seg){ p, dst + (p - a),
-							    (size_t)(q - p), 0 };
+			s->segs[s->nseg++] = (struct hw_mem_seg){
+				p, dst + (p - a), (size_t)(q - p), 0 };
 			for (uint64_t r = p; r < q; r += PAGE)
 				if (!insert(s, r, dst + (r - a), PE_ABSENT, e))
-					goto out;
+					return -1;
 		}
 	}
-	hw_mem_get_stats(s->mem, &before);
-	while (done < nseg) {
-		size_t n = nseg - done < 1024 ? nseg - done : 1024;
+	return 0;
+}
 
-		if (deadline_ns && now_ns() > deadline_ns) {
-			partial = 1;
+/* One reader's share of a copy: pieces [from, to). */
+struct copy_job {
+	struct hw_snap *s;
+	size_t from, to, done;
+	uint64_t deadline_ns;
+	int rc;
+	struct hw_err e;
+};
+
+static void *copy_range(void *arg)
+{
+	struct copy_job *j = arg;
+
+	j->done = j->from;
+	j->rc = 0;
+	while (j->done < j->to) {
+		size_t n = j->to - j->done < 1024 ? j->to - j->done : 1024;
+
+		if (j->deadline_ns && now_ns() > j->deadline_ns) {
+			j->rc = 1;
 			break;
 		}
-		if (hw_mem_readv(s->mem, segs + done, n, e) < 0)
-			goto out;
-		done += n;
+		if (hw_mem_readv(j->s->mem, j->s->segs + j->done, n, &j->e) < 0) {
+			j->rc = -1;
+			break;
+		}
+		j->done += n;
 	}
+	return NULL;
+}
+
+int hw_snap_fill_copy(struct hw_snap *s, uint64_t deadline_ns, struct hw_err *e)
+{
+	struct hw_mem_stats before, after;
+	uint64_t t0 = now_ns();
+	size_t done = 0;
+	int partial = 0;
+	struct copy_job jobs[2];
+	pthread_t th;
+	int threaded = 0;
+
+	hw_mem_get_stats(s->mem, &before);
+	/* Two readers when there is enough to copy: one thread's
+	 * process_vm_readv moves about 8 GB/s here, two about 14 GB/s.
+	 * The second reader's pieces come after the first's, so what the
+	 * first finished is a prefix either way. */
+	size_t half = s->nseg / 2;
+
+	memset(jobs, 0, sizeof jobs);
+	jobs[0] = (struct copy_job){ s, 0, s->nseg, 0, deadline_ns, 0, { 0 } };
+	if (s->nseg >= 64 && hw_mem_kind(s->mem) == HW_MEM_VMREADV) {
+		jobs[0].to = half;
+		jobs[1] = (struct copy_job){ s, half, s->nseg, 0, deadline_ns, 0, { 0 } };
+		threaded = pthread_create(&th, NULL, copy_range, &jobs[1]) == 0;
+		if (!threaded)
+			jobs[0].to = s->nseg;
+	}
+	copy_range(&jobs[0]);
+	if (threaded)
+		pthread_join(th, NULL);
+	for (int k = 0; k < 1 + threaded; k++) {
+		if (jobs[k].rc < 0) {
+			hw_err_copy(e, &jobs[k].e);
+			return -1;
+		}
+		if (jobs[k].rc == 1)
+			partial = 1;
+	}
+	/* What was copied: a prefix of each reader's share. */
+	done = jobs[0].done;
+	if (threaded && jobs[0].done == jobs[0].to)
+		done = jobs[1].done;
+	else if (threaded)
+		for (size_t i = jobs[1].from; i < jobs[1].done; i++)
+			s->segs[i].ok = 0; /* not a prefix: treat as absent */
+	/* A piece that straddles an unmapped page (an arena freed since the
+	 * plan) is salvaged page by page while the target is still stopped;
+	 * the pages that stay unreadable are remembered as bad. */
+	s->nbad = 0;
 	for (size_t i = 0; i < done; i++) {
-		for (uint64_t p = 0; p < segs[i].len; p += PAGE) {
-			struct pent *pe = lookup(s, segs[i].addr + p);
+		if (s->segs[i].ok)
+			continue;
+		for (uint64_t p = 0; p < s->segs[i].len; p += PAGE) {
+			struct hw_err tmp;
 
-			/* A piece that straddles an unmapped page (an arena
-			 * freed since the plan) is salvaged page by page;
-			 * what stays unreadable is known bad. */
-			if (!segs[i].ok) {
-				struct hw_err tmp;
-
-				if (hw_mem_read(s->mem, segs[i].addr + p, pe->data,
-						PAGE, &tmp) < 0) {
-					if (tmp.code == HW_EEXITED) {
-						hw_err_copy(e, &tmp);
-						goto out;
-					}
-					pe->data = NULL;
-					pe->flags = PE_BAD;
-					continue;
-				}
+			if (hw_mem_read(s->mem, s->segs[i].addr + p,
+					(char *)s->segs[i].dst + p, PAGE, &tmp) == 0)
+				continue;
+			if (tmp.code == HW_EEXITED) {
+				hw_err_copy(e, &tmp);
+				return -1;
 			}
-			pe->flags &= ~PE_ABSENT;
+			if (s->nbad == s->badcap) {
+				size_t nc = s->badcap ? s->badcap * 2 : 64;
+				uint64_t *nb = realloc(s->bad, nc * sizeof *nb);
+
+				if (!nb)
+					return hw_err_set(e, HW_ENOMEM, ENOMEM,
+							  "noting unreadable pages");
+				s->bad = nb;
+				s->badcap = nc;
+			}
+			s->bad[s->nbad++] = s->segs[i].addr + p;
 		}
 	}
+	s->ncopied = done;
 	hw_mem_get_stats(s->mem, &after);
 	s->st.fill_bytes = after.bytes - before.bytes;
 	s->st.fill_calls = after.calls - before.calls;
-	rc = partial;
-out:
-	free(segs);
+	s->st.fill_ns = now_ns() - t0;
+	return partial;
+}
+
+void hw_snap_fill_finish(struct hw_snap *s)
+{
+	for (size_t i = 0; i < s->ncopied; i++) {
+		for (uint64_t p = 0; p < s->segs[i].len; p += PAGE) {
+			struct pent *pe = lookup(s, s->segs[i].addr + p);
+
+			if (pe)
+				pe->flags &= ~PE_ABSENT;
+		}
+	}
+	for (size_t i = 0; i < s->nbad; i++) {
+		struct pent *pe = lookup(s, s->bad[i]);
+
+		if (pe) {
+			pe->data = NULL;
+			pe->flags = PE_BAD;
+		}
+	}
+	s->nseg = s->ncopied = s->nbad = 0;
+}
+
+int hw_snap_fill(struct hw_snap *s, const struct hw_pageset *ps,
+		 uint64_t deadline_ns, struct hw_err *e)
+{
+	int rc;
+
+	if (hw_snap_fill_prepare(s, ps, e) < 0)
+		return -1;
+	rc = hw_snap_fill_copy(s, deadline_ns, e);
+	if (rc >= 0)
+		hw_snap_fill_finish(s);
 	return rc;
 }
 

@@ -116,11 +116,19 @@ struct hw_layout {
 	char notes[1024];        /* disagreements between sources, if any */
 };
 
-/* Find the layout of t's build: the best source that applies, or only
- * `only` when it is not HW_SRC_NONE (to test each source alone).
- * HW_EVERSION / HW_ELAYOUT when nothing applies, naming what was tried. */
-int hw_layout_resolve(const struct hw_target *t, enum hw_layout_source only,
-		      struct hw_layout *l, struct hw_err *e);
+struct hw_mem;
+
+/* Find the layout of t's build, reading the target through m where a
+ * source needs its memory (_Py_DebugOffsets, the signature scan): the
+ * best source that applies, or only `only` when it is not HW_SRC_NONE
+ * (to test each source alone).  Sources are cross-checked where they
+ * overlap and disagreements are written to l->notes ("interp_gc: table
+ * 7400, debug_offsets 7408").  HW_EFREETHR for a free-threaded build
+ * (it has no GC lists); HW_EVERSION / HW_ELAYOUT when nothing applies,
+ * naming what was tried. */
+int hw_layout_resolve(const struct hw_target *t, struct hw_mem *m,
+		      enum hw_layout_source only, struct hw_layout *l,
+		      struct hw_err *e);
 
 /* Built-in tables: the offsets of a known build, keyed by version and
  * build flavour (debug = Py_DEBUG).  Returns 0 and fills *o, or -1 when no

@@ -1,10 +1,7 @@
-/* proc.h - facts about a process from /proc, and freezing it with ptrace.
+/* proc.h - facts about a process from /proc.
  *
  * Identity: a pid alone is reused by the kernel; (pid, starttime) is not.
- * Freezing: hw_freeze_* stop every thread with PTRACE_SEIZE +
- * PTRACE_INTERRUPT (never SIGSTOP, never writes memory or registers) and
- * resume them with PTRACE_DETACH.  All ptrace calls of one freeze must come
- * from the thread that called hw_freeze_begin().
+ * Freezing a process is freeze.h's business.
  */
 #ifndef HEAPWATCH_PROC_H
 #define HEAPWATCH_PROC_H
@@ -90,40 +87,5 @@ int hw_proc_list(pid_t **out, size_t *n, struct hw_err *e);
  * names root/CAP_SYS_PTRACE, kernel.yama.ptrace_scope when present, and
  * the tracer from TracerPid.  Always NUL-terminates buf. */
 void hw_proc_explain_eperm(pid_t pid, char *buf, size_t size);
-
-/* ---- freezing ---- */
-
-struct hw_freeze {
-	pid_t pid;
-	pid_t *tids;          /* seized threads */
-	size_t ntids, cap;
-	int active;           /* some threads are seized */
-	uint64_t t_begin_ns;  /* CLOCK_MONOTONIC when the first thread was seized */
-	uint64_t t_end_ns;    /* when the last was released */
-	int was_stopped;      /* target was in group-stop (SIGSTOP) before */
-};
-
-void hw_freeze_init(struct hw_freeze *f);
-
-/* Seize and stop every thread of pid, including threads created while we
- * work (re-list /proc/PID/task until stable).  On failure everything
- * seized so far is released again before returning -1, with HW_ENOPROC,
- * HW_EPERM (message from hw_proc_explain_eperm), HW_ETRACED (names the
- * tracer) or HW_EEXITED.  Threads that exit meanwhile are dropped. */
-int hw_freeze_begin(struct hw_freeze *f, pid_t pid, struct hw_err *e);
-
-/* Release every seized thread (PTRACE_DETACH, no signal).  Safe to call
- * twice and on a never-begun freeze.  A target that was SIGSTOPped before
- * stays stopped, as we found it.  Returns 0, or -1 if some thread could not
- * be detached (it is then gone). */
-int hw_freeze_end(struct hw_freeze *f, struct hw_err *e);
-
-/* Nanoseconds the target was (or has so far been) stopped. */
-uint64_t hw_freeze_elapsed_ns(const struct hw_freeze *f);
-
-void hw_freeze_fini(struct hw_freeze *f);
-
-/* CLOCK_MONOTONIC in ns. */
-uint64_t hw_now_ns(void);
 
 #endif

@@ -70,6 +70,16 @@ void hw_snap_set_mem(struct hw_snap *s, struct hw_mem *m);
 int hw_snap_fill(struct hw_snap *s, const struct hw_pageset *ps,
 		 uint64_t deadline_ns, struct hw_err *e);
 
+/* The same in three steps, so that a caller holding the target stopped
+ * pays only for the middle one: prepare (storage, page table, pieces),
+ * copy (the system calls; returns 0, 1 if the deadline cut it short, or
+ * -1), finish (mark what was read as present; after the target resumed). */
+int hw_snap_fill_prepare(struct hw_snap *s, const struct hw_pageset *ps,
+			 struct hw_err *e);
+int hw_snap_fill_copy(struct hw_snap *s, uint64_t deadline_ns,
+		      struct hw_err *e);
+void hw_snap_fill_finish(struct hw_snap *s);
+
 /* Copy len bytes at remote addr into dst, from local pages; in live mode
  * fetching what is missing.  HW_EMISS (offline, page absent) or HW_EIO
  * (unreadable) on failure; the message names the address. */
@@ -95,6 +105,7 @@ struct hw_snap_stats {
 	uint64_t reads;        /* hw_snap_read calls */
 	uint64_t fill_bytes;   /* bytes copied by the last hw_snap_fill */
 	uint64_t fill_calls;   /* system calls of the last hw_snap_fill */
+	uint64_t fill_ns;      /* time of the last copy's system calls */
 	uint64_t storage;      /* bytes of storage allocated (kept) */
 };
 void hw_snap_get_stats(const struct hw_snap *s, struct hw_snap_stats *st);

@@ -1,0 +1,1600 @@
+/* config.c - heapwatch.yaml; see include/heapwatch/config.h.
+ *
+ * The file is read with libyaml's event API and checked against one table
+ * of keys (keys[] below) as the events arrive: the parse stops at the
+ * first event the table does not expect, so nesting depth and work stay
+ * bounded by the schema, not by the input.  No YAML tag resolution is
+ * used: a key's row says what its value must look like. */
+#include "heapwatch/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* ------------------------------------------------------------------ */
+/* The key table                                                      */
+/* ------------------------------------------------------------------ */
+
+enum ktype {
+	K_DURATION, /* uint64_t nanoseconds */
+	K_SIZE,     /* uint64_t bytes */
+	K_UINT,     /* unsigned (or pid_t, for values <= INT_MAX) */
+	K_ENUM,     /* an enum, stored as int */
+	K_STR,      /* char[] inside the struct */
+	K_STRP,     /* char *, malloc'ed */
+	K_BOOL,     /* bool */
+	K_SECTION,  /* the statsd mapping */
+	K_LIST,     /* the targets sequence */
+};
+
+enum scope {
+	S_TOP,      /* offsets into struct hw_config */
+	S_STATSD,   /* offsets into struct hw_config too (statsd.x) */
+	S_TARGET,   /* offsets into struct hw_config_target */
+};
+
+struct enum_name {
+	const char *name;
+	int value;
+};
+
+/* Extra validation of a string value (already free of NUL and within its
+ * length bounds): 0, or -1 with the reason in why. */
+typedef int check_fn(const char *s, char *why, size_t size);
+
+struct key {
+	const char *path;      /* "statsd.port"; the text after the last '.'
+				  is the key as written in the file */
+	enum scope scope;
+	enum ktype type;
+	size_t off;            /* of the field, see enum scope */
+	size_t size;           /* K_STR: size of the char array */
+	uint64_t min, max;     /* numbers: bounds; strings: length bounds */
+	const char *def;       /* default, spelled as in the file; NULL if
+				  none (required keys, selectors, sections) */
+	const struct enum_name *names; /* K_ENUM: NULL-terminated */
+	check_fn *check;       /* strings: NULL or extra validation */
+	enum hw_target_by by;  /* target selectors: which one this key is */
+	bool required;
+	const char *help;      /* one line, for dump comments */
+};
+
+#define MS   1000000ull
+#define SEC  (1000 * MS)
+#define MIN  (60 * SEC)
+#define HOUR (60 * MIN)
+#define KIB  1024ull
+#define MIB  (1024 * KIB)
+#define GIB  (1024 * MIB)
+
+/* offsetof that also checks the member's type: a row whose type does not
+ * match its field fails to compile (no _Generic association). */
+#define FIELD(S, f, ...) \
+	(offsetof(S, f) + 0 * sizeof(_Generic(((S *)0)->f, __VA_ARGS__: 1)))
+/* A char array field with room for hi characters and the NUL. */
+#define STRFIELD(S, f, hi) .off = FIELD(S, f, char *), \
+	.size = sizeof(((S *)0)->f) + \
+		0 * sizeof(char[sizeof(((S *)0)->f) > (hi) ? 1 : -1]), \
+	.min = 1, .max = (hi)
+
+#define CF struct hw_config
+#define TF struct hw_config_target
+
+_Static_assert(sizeof(enum hw_log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum hw_statsd_proto) == sizeof(int), "enum size");
+_Static_assert(sizeof(pid_t) == sizeof(unsigned), "pid_t size");
+
+static const struct enum_name log_levels[] = {
+	{ "error", HW_LOG_ERR }, { "warning", HW_LOG_WARNING },
+	{ "notice", HW_LOG_NOTICE }, { "info", HW_LOG_INFO },
+	{ "debug", HW_LOG_DEBUG }, { NULL, 0 },
+};
+
+static const struct enum_name protocols[] = {
+	{ "udp", HW_STATSD_UDP }, { "tcp", HW_STATSD_TCP }, { NULL, 0 },
+};
+
+static check_fn check_host, check_prefix, check_template, check_name,
+	check_pidfile, check_match;
+
+static const struct key keys[] = {
+	{ .path = "interval", .scope = S_TOP, .type = K_DURATION,
+	  .off = FIELD(CF, interval_ns, uint64_t),
+	  .min = 100 * MS, .max = HOUR, .def = "10s",
+	  .help = "how often each target is sampled" },
+	{ .path = "flush_interval", .scope = S_TOP, .type = K_DURATION,
+	  .off = FIELD(CF, flush_interval_ns, uint64_t),
+	  .min = 100 * MS, .max = HOUR, .def = "10s",
+	  .help = "how often the ring is flushed to statsd" },
+	{ .path = "top_types", .scope = S_TOP, .type = K_UINT,
+	  .off = FIELD(CF, top_types, unsigned),
+	  .min = 1, .max = 1000, .def = "20",
+	  .help = "per sample, how many types (by count) become gauges" },
+	{ .path = "ring_capacity", .scope = S_TOP, .type = K_UINT,
+	  .off = FIELD(CF, ring_capacity, unsigned),
+	  .min = 1, .max = 1000000, .def = "4096",
+	  .help = "samples kept while statsd is unreachable; oldest dropped" },
+	{ .path = "max_pause", .scope = S_TOP, .type = K_DURATION,
+	  .off = FIELD(CF, max_pause_ns, uint64_t),
+	  .min = MS, .max = 60 * SEC, .def = "500ms",
+	  .help = "longest a target may be stopped; past it the census is cut short" },
+	{ .path = "snapshot_limit", .scope = S_TOP, .type = K_SIZE,
+	  .off = FIELD(CF, snapshot_limit, uint64_t),
+	  .min = MIB, .max = 1024 * GIB, .def = "256MiB",
+	  .help = "largest private copy of a target's heap for one census" },
+	{ .path = "log_level", .scope = S_TOP, .type = K_ENUM,
+	  .off = FIELD(CF, log_level, enum hw_log_level),
+	  .names = log_levels, .def = "info",
+	  .help = "error, warning, notice, info or debug" },
+	{ .path = "statsd", .scope = S_TOP, .type = K_SECTION,
+	  .help = "where the gauges go" },
+	{ .path = "statsd.host", .scope = S_STATSD, .type = K_STR,
+	  STRFIELD(CF, statsd.host, HW_CONFIG_HOST_MAX),
+	  .check = check_host, .def = "127.0.0.1",
+	  .help = "statsd server: host name or IP address" },
+	{ .path = "statsd.port", .scope = S_STATSD, .type = K_UINT,
+	  .off = FIELD(CF, statsd.port, unsigned),
+	  .min = 1, .max = 65535, .def = "8125",
+	  .help = "statsd server port" },
+	{ .path = "statsd.protocol", .scope = S_STATSD, .type = K_ENUM,
+	  .off = FIELD(CF, statsd.protocol, enum hw_statsd_proto),
+	  .names = protocols, .def = "udp",
+	  .help = "udp or tcp" },
+	{ .path = "statsd.prefix", .scope = S_STATSD, .type = K_STR,
+	  STRFIELD(CF, statsd.prefix, HW_CONFIG_PREFIX_MAX),
+	  .check = check_prefix, .def = "heapwatch",
+	  .help = "first node(s) of every metric path" },
+	{ .path = "statsd.max_packet", .scope = S_STATSD, .type = K_UINT,
+	  .off = FIELD(CF, statsd.max_packet, unsigned),
+	  .min = 64, .max = 65507, .def = "1432",
+	  .help = "bytes per UDP datagram / TCP write batch" },
+	{ .path = "statsd.path", .scope = S_STATSD, .type = K_STR,
+	  STRFIELD(CF, statsd.path, HW_CONFIG_PATH_MAX),
+	  .check = check_template, .def = "{prefix}.{target}.{pid}.{metric}",
+	  .help = "metric path template: {prefix} {target} {pid} {metric}" },
+	{ .path = "targets", .scope = S_TOP, .type = K_LIST,
+	  .help = "the processes to sample" },
+	{ .path = "targets[].name", .scope = S_TARGET, .type = K_STR,
+	  STRFIELD(TF, name, HW_CONFIG_NAME_MAX),
+	  .check = check_name, .required = true,
+	  .help = "required; [A-Za-z0-9_-]+, one metric path node" },
+	{ .path = "targets[].pid", .scope = S_TARGET, .type = K_UINT,
+	  .off = FIELD(TF, pid, pid_t),
+	  .min = 1, .max = 4194304, .by = HW_TARGET_PID,
+	  .help = "this process" },
+	{ .path = "targets[].pidfile", .scope = S_TARGET, .type = K_STRP,
+	  .off = FIELD(TF, pidfile, char *),
+	  .min = 1, .max = HW_CONFIG_PIDFILE_MAX, .check = check_pidfile,
+	  .by = HW_TARGET_PIDFILE,
+	  .help = "the process whose pid this file holds, read at each sample" },
+	{ .path = "targets[].match", .scope = S_TARGET, .type = K_STRP,
+	  .off = FIELD(TF, match, char *),
+	  .min = 1, .max = HW_CONFIG_MATCH_MAX, .check = check_match,
+	  .by = HW_TARGET_MATCH,
+	  .help = "processes whose command line matches this extended regex" },
+	{ .path = "targets[].children", .scope = S_TARGET, .type = K_BOOL,
+	  .off = FIELD(TF, children, bool), .def = "false",
+	  .help = "sample the children of the selected processes instead" },
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const char *leaf(const struct key *k)
+{
+	const char *dot = strrchr(k->path, '.');
+
+	return dot ? dot + 1 : k->path;
+}
+
+const char *hw_config_key(size_t i)
+{
+	return i < NKEYS ? keys[i].path : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Values                                                             */
+/* ------------------------------------------------------------------ */
+
+struct unit {
+	const char *name;
+	uint64_t mul;
+};
+
+static const struct unit duration_units[] = {
+	{ "h", HOUR }, { "m", MIN }, { "s", SEC }, { "ms", MS }, { NULL, 0 },
+};
+
+static const struct unit size_units[] = {
+	{ "GiB", GIB }, { "MiB", MIB }, { "KiB", KIB }, { "B", 1 },
+	{ NULL, 0 },
+};
+
+/* The largest unit that divides v exactly: "10s", "256MiB". */
+static void format_units(uint64_t v, const struct unit *u, char *buf,
+			 size_t size)
+{
+	for (; u->name; u++)
+		if (u->mul == 1 || (v && v % u->mul == 0))
+			break;
+	if (!u->name) {         /* no unit of 1: durations below 1ms */
+		snprintf(buf, size, "%lluns", (unsigned long long)v);
+		return;
+	}
+	snprintf(buf, size, "%llu%s", (unsigned long long)(v / u->mul),
+		 u->name);
+}
+
+/* "ms, s, m or h", smallest first, as people list them. */
+static void unit_list(const struct unit *u, char *buf, size_t size)
+{
+	size_t n = 0, len = 0;
+
+	while (u[n].name)
+		n++;
+	buf[0] = '\0';
+	for (size_t i = n; i-- > 0;) {
+		const char *sep = i == n - 1 ? "" : i == 0 ? " or " : ", ";
+		int w = snprintf(buf + len, size - len, "%s%s", sep, u[i].name);
+
+		if (w < 0 || (size_t)w >= size - len)
+			return;
+		len += (size_t)w;
+	}
+}
+
+static void enum_list(const struct enum_name *v, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; v[i].name; i++) {
+		const char *sep = i == 0 ? "" : v[i + 1].name ? ", " : " or ";
+		int w = snprintf(buf + len, size - len, "%s%s", sep, v[i].name);
+
+		if (w < 0 || (size_t)w >= size - len)
+			return;
+		len += (size_t)w;
+	}
+}
+
+/* Copy at most 40 bytes of s for a message: control bytes become '?',
+ * a cut never splits a UTF-8 sequence, "..." marks the cut. */
+static void echo(char *dst, size_t size, const char *s, size_t n)
+{
+	size_t max = 40, i;
+
+	if (size < 5) {
+		if (size)
+			dst[0] = '\0';
+		return;
+	}
+	if (max > size - 4)
+		max = size - 4;
+	if (n > max) {
+		while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+			max--;
+	} else {
+		max = n;
+	}
+	for (i = 0; i < max; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	if (max < n)
+		memcpy(dst + i, "...", 3), i += 3;
+	dst[i] = '\0';
+}
+
+/* "[-]digits[unit]" with the unit from u (or none if none_ok).  The value
+ * saturates at UINT64_MAX, so an overflow reads as out of range.  Returns
+ * 0 and sets *v and *neg, or -1 with a reason in why. */
+static int parse_number(const char *s, size_t n, const struct unit *u,
+			bool none_ok, const char *what, uint64_t *v,
+			bool *neg, char *why, size_t wsz)
+{
+	char shown[64], units[64] = "";
+	uint64_t x = 0;
+	size_t i = 0, d;
+
+	echo(shown, sizeof shown, s, n);
+	*neg = n > 0 && s[0] == '-';
+	if (*neg)
+		i++;
+	for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+		unsigned digit = (unsigned)(s[i] - '0');
+
+		x = x > (UINT64_MAX - digit) / 10 ? UINT64_MAX : x * 10 + digit;
+	}
+	if (i == d) {
+		snprintf(why, wsz, "'%s' is not %s", shown, what);
+		return -1;
+	}
+	if (u)
+		unit_list(u, units, sizeof units);
+	if (i == n) {
+		if (!none_ok) {
+			snprintf(why, wsz, "'%s' needs a unit (%s)", shown, units);
+			return -1;
+		}
+		*v = x;
+		return 0;
+	}
+	for (; u && u->name; u++) {
+		if (strlen(u->name) == n - i && memcmp(u->name, s + i, n - i) == 0) {
+			*v = x > UINT64_MAX / u->mul ? UINT64_MAX : x * u->mul;
+			return 0;
+		}
+	}
+	/* "1.5s": no fractions; saying "unknown unit '.5s'" would mislead. */
+	if (units[0] && s[i] != '.' && s[i] != ',' && !memchr(s + i, '\0', n - i)) {
+		char unit[64];
+
+		echo(unit, sizeof unit, s + i, n - i);
+		snprintf(why, wsz, "'%s' has an unknown unit '%s' (%s)", shown,
+			 unit, units);
+	} else {
+		snprintf(why, wsz, "'%s' is not %s", shown, what);
+	}
+	return -1;
+}
+
+static void format_bound(const struct key *k, uint64_t v, char *buf,
+			 size_t size)
+{
+	if (k->type == K_DURATION)
+		format_units(v, duration_units, buf, size);
+	else if (k->type == K_SIZE)
+		format_units(v, size_units, buf, size);
+	else
+		snprintf(buf, size, "%llu", (unsigned long long)v);
+}
+
+static void *field(const struct key *k, void *base)
+{
+	return (char *)base + k->off;
+}
+
+static const void *cfield(const struct key *k, const void *base)
+{
+	return (const char *)base + k->off;
+}
+
+/* Set k's field in base from the scalar s (n bytes, may hold NUL); plain:
+ * it was written without quotes.  Returns 0, or -1 with the reason in why
+ * (HW_ENOMEM-worthy failures set *oom). */
+static int set_value(const struct key *k, void *base, const char *s,
+		     size_t n, bool plain, bool *oom, char *why, size_t wsz)
+{
+	char shown[64], lo[32], hi[32], list[128], *copy;
+	uint64_t v = 0;
+	bool neg = false;
+
+	*oom = false;
+	echo(shown, sizeof shown, s, n);
+	switch (k->type) {
+	case K_DURATION:
+		if (parse_number(s, n, duration_units, false,
+				 "a duration (an integer and a unit: ms, s, m or h)",
+				 &v, &neg, why, wsz))
+			return -1;
+		goto range;
+	case K_SIZE:
+		if (parse_number(s, n, size_units, true,
+				 "a size (an integer and an optional unit: B, KiB, MiB or GiB)",
+				 &v, &neg, why, wsz))
+			return -1;
+		goto range;
+	case K_UINT:
+		if (!plain) {
+			snprintf(why, wsz, "expected an integer, got the quoted string '%s'",
+				 shown);
+			return -1;
+		}
+		if (parse_number(s, n, NULL, true, "an integer", &v, &neg,
+				 why, wsz))
+			return -1;
+		goto range;
+	case K_ENUM:
+		for (const struct enum_name *e = k->names; e->name; e++) {
+			if (strlen(e->name) == n && memcmp(e->name, s, n) == 0) {
+				memcpy(field(k, base), &e->value, sizeof e->value);
+				return 0;
+			}
+		}
+		enum_list(k->names, list, sizeof list);
+		snprintf(why, wsz, "'%s' is not one of %s", shown, list);
+		return -1;
+	case K_BOOL: {
+		bool b = n == 4 && memcmp(s, "true", 4) == 0;
+
+		if (!plain || (!b && !(n == 5 && memcmp(s, "false", 5) == 0))) {
+			snprintf(why, wsz, "expected true or false, got %s'%s'",
+				 plain ? "" : "the quoted string ", shown);
+			return -1;
+		}
+		memcpy(field(k, base), &b, sizeof b);
+		return 0;
+	}
+	case K_STR:
+	case K_STRP:
+		if (memchr(s, '\0', n)) {
+			snprintf(why, wsz, "'%s' contains a NUL character", shown);
+			return -1;
+		}
+		if (n < k->min) {
+			snprintf(why, wsz, "must not be empty");
+			return -1;
+		}
+		if (n > k->max) {
+			snprintf(why, wsz, "'%s' is longer than %llu characters",
+				 shown, (unsigned long long)k->max);
+			return -1;
+		}
+		copy = strndup(s, n);
+		if (!copy) {
+			*oom = true;
+			snprintf(why, wsz, "out of memory");
+			return -1;
+		}
+		if (k->check && k->check(copy, why, wsz)) {
+			free(copy);
+			return -1;
+		}
+		if (k->type == K_STR) {
+			memcpy(field(k, base), copy, n + 1);
+			free(copy);
+		} else {
+			char **slot = field(k, base);
+
+			free(*slot);
+			*slot = copy;
+		}
+		return 0;
+	case K_SECTION:
+	case K_LIST:
+		break;
+	}
+	snprintf(why, wsz, "not a scalar key");
+	return -1;
+
+range:
+	if (neg || v < k->min || v > k->max) {
+		format_bound(k, k->min, lo, sizeof lo);
+		format_bound(k, k->max, hi, sizeof hi);
+		snprintf(why, wsz, "%s is out of range %s..%s", shown, lo, hi);
+		return -1;
+	}
+	if (k->type == K_UINT) {
+		unsigned u = (unsigned)v;
+
+		memcpy(field(k, base), &u, sizeof u);
+	} else {
+		memcpy(field(k, base), &v, sizeof v);
+	}
+	return 0;
+}
+
+/* What a key expects, for "expected X, got Y". */
+static void expected(const struct key *k, char *buf, size_t size)
+{
+	char list[96];
+
+	switch (k->type) {
+	case K_DURATION: snprintf(buf, size, "a duration such as 10s"); break;
+	case K_SIZE:     snprintf(buf, size, "a size such as 256MiB"); break;
+	case K_UINT:     snprintf(buf, size, "an integer"); break;
+	case K_BOOL:     snprintf(buf, size, "true or false"); break;
+	case K_STR:
+	case K_STRP:     snprintf(buf, size, "a string"); break;
+	case K_SECTION:  snprintf(buf, size, "a mapping of keys"); break;
+	case K_LIST:     snprintf(buf, size, "a list of targets"); break;
+	case K_ENUM:
+		enum_list(k->names, list, sizeof list);
+		snprintf(buf, size, "one of %s", list);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* String checks                                                      */
+/* ------------------------------------------------------------------ */
+
+static bool is_node_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+static int check_name(const char *s, char *why, size_t size)
+{
+	char shown[64];
+
+	for (const char *p = s; *p; p++) {
+		if (!is_node_char(*p)) {
+			echo(shown, sizeof shown, s, strlen(s));
+			snprintf(why, size, "'%s' may contain only letters, digits, '_' and '-'",
+				 shown);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_host(const char *s, char *why, size_t size)
+{
+	char shown[64];
+
+	/* Names, IPv4 and IPv6 addresses (with a %zone), nothing that could
+	 * be an option or a URL. */
+	for (const char *p = s; *p; p++) {
+		if (!is_node_char(*p) && *p != '.' && *p != ':' && *p != '%') {
+			echo(shown, sizeof shown, s, strlen(s));
+			snprintf(why, size, "'%s' is not a host name or IP address",
+				 shown);
+			return -1;
+		}
+	}
+	if (s[0] == '-') {
+		echo(shown, sizeof shown, s, strlen(s));
+		snprintf(why, size, "'%s' is not a host name or IP address", shown);
+		return -1;
+	}
+	return 0;
+}
+
+/* Statsd paths are dot-separated nodes; an empty node ("a..b", ".a")
+ * makes Graphite-style back ends create odd trees, so refuse it. */
+static int check_nodes(const char *s, const char *what, char *why,
+		       size_t size)
+{
+	char shown[64];
+	size_t n = strlen(s);
+
+	if (s[0] == '.' || s[n - 1] == '.' || strstr(s, "..")) {
+		echo(shown, sizeof shown, s, n);
+		snprintf(why, size, "'%s' has an empty %s node (a leading, trailing or double '.')",
+			 shown, what);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_prefix(const char *s, char *why, size_t size)
+{
+	char shown[64];
+
+	for (const char *p = s; *p; p++) {
+		if (!is_node_char(*p) && *p != '.') {
+			echo(shown, sizeof shown, s, strlen(s));
+			snprintf(why, size, "'%s' may contain only letters, digits, '_', '-' and '.'",
+				 shown);
+			return -1;
+		}
+	}
+	return check_nodes(s, "metric path", why, size);
+}
+
+static int check_template(const char *s, char *why, size_t size)
+{
+	static const char *const names[] = { "prefix", "target", "pid", "metric" };
+	char shape[HW_CONFIG_PATH_MAX + 1], shown[64];
+	unsigned seen = 0;
+	size_t n = 0;
+
+	/* shape: the template with each placeholder as "x", to check the
+	 * nodes. */
+	for (const char *p = s; *p; p++) {
+		if (*p == '{') {
+			const char *end = strchr(p, '}');
+			size_t i, len;
+
+			if (!end) {
+				snprintf(why, size, "'{' at character %zu is not closed",
+					 (size_t)(p - s) + 1);
+				return -1;
+			}
+			len = (size_t)(end - p - 1);
+			for (i = 0; i < 4; i++)
+				if (strlen(names[i]) == len && memcmp(names[i], p + 1, len) == 0)
+					break;
+			if (i == 4) {
+				echo(shown, sizeof shown, p, len + 2);
+				snprintf(why, size, "unknown placeholder '%s' (use {prefix}, {target}, {pid} and {metric})",
+					 shown);
+				return -1;
+			}
+			seen |= 1u << i;
+			shape[n++] = 'x';
+			p = end;
+		} else if (*p == '}') {
+			snprintf(why, size, "'}' at character %zu has no '{'",
+				 (size_t)(p - s) + 1);
+			return -1;
+		} else if (is_node_char(*p) || *p == '.') {
+			shape[n++] = *p;
+		} else {
+			echo(shown, sizeof shown, p, 1);
+			snprintf(why, size, "'%s' may not appear in a metric path (letters, digits, '_', '-', '.' and placeholders)",
+				 shown);
+			return -1;
+		}
+	}
+	shape[n] = '\0';
+	for (unsigned i = 1; i < 4; i++) {
+		if (!(seen & (1u << i))) {
+			snprintf(why, size, "lacks {%s}: the metrics of different %s would collide",
+				 names[i], i == 1 ? "targets" : i == 2 ? "processes" : "kinds");
+			return -1;
+		}
+	}
+	return check_nodes(shape, "metric path", why, size);
+}
+
+static int check_pidfile(const char *s, char *why, size_t size)
+{
+	char shown[64];
+
+	echo(shown, sizeof shown, s, strlen(s));
+	if (s[0] != '/') {
+		snprintf(why, size, "'%s' is not an absolute path", shown);
+		return -1;
+	}
+	for (const char *p = s; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(why, size, "'%s' contains a control character", shown);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* glibc's regcomp() unrolls repetitions into copies of what they repeat
+ * (regcomp.c, parse_dup_op): X{m,n} becomes n copies, X+ two (XX*), and
+ * stacked operators multiply, so "a{1,32767}" takes seconds and
+ * "a++++++++++++++++++++++" or "((a{1,255}){1,255}){1,255}" gigabytes.
+ * Estimate the unrolled size in atoms and refuse large ones before calling
+ * regcomp().  Back-references (a GNU extension to extended regexes) can
+ * make matching exponential; note them too. */
+#define RE_UNROLL_MAX 2000u
+
+/* Leading decimal digits at *p, saturating above RE_UNROLL_MAX; advances
+ * *p.  Returns whether there were any. */
+static bool re_count(const char **p, uint64_t *v)
+{
+	const char *q = *p;
+
+	*v = 0;
+	for (; *q >= '0' && *q <= '9'; q++)
+		if (*v <= RE_UNROLL_MAX)
+			*v = *v * 10 + (uint64_t)(*q - '0');
+	if (q == *p)
+		return false;
+	*p = q;
+	return true;
+}
+
+/* If p starts an interval ({n}, {n,}, {n,m} or glibc's {,m}), return its
+ * last character and set *copies; else NULL (a literal '{', or an error
+ * that regcomp() reports). */
+static const char *re_interval(const char *p, uint64_t *copies)
+{
+	const char *q = p + 1;
+	uint64_t lo = 0, hi = 0;
+	bool have_lo = re_count(&q, &lo), have_hi = false;
+
+	if (*q == ',') {
+		q++;
+		have_hi = re_count(&q, &hi);
+		if (!have_hi)
+			hi = lo + 1;
+	} else {
+		hi = lo;
+	}
+	if (*q != '}' || (!have_lo && !have_hi))
+		return NULL;
+	*copies = hi > 1 ? hi : 1;
+	return q;
+}
+
+static uint64_t re_unrolled(const char *s, bool *backref)
+{
+	uint64_t sum[HW_CONFIG_MATCH_MAX + 2], last = 0, copies;
+	unsigned depth = 0;
+	const char *end;
+
+	*backref = false;
+	sum[0] = 0;
+	for (const char *p = s; *p; p++) {
+		copies = 0;
+		switch (*p) {
+		case '(':
+			if (depth + 1 >= sizeof sum / sizeof sum[0])
+				return UINT64_MAX;
+			sum[++depth] = 0;
+			last = 0;
+			continue;
+		case ')':
+			if (depth == 0)
+				break;  /* regcomp will complain */
+			last = sum[depth--] + 1;  /* the group is a node too */
+			sum[depth] += last;
+			break;
+		case '+':
+			copies = 2;
+			break;
+		case '*':
+		case '?':
+			copies = 1;
+			break;
+		case '{':
+			end = re_interval(p, &copies);
+			if (end)
+				p = end;
+			break;
+		case '[':
+			/* A bracket expression is one atom; ']' right after
+			 * '[' or '[^' is a member, not the end. */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p++;
+			if (!*p)
+				return sum[0] + 1;
+			break;
+		case '\\':
+			if (p[1] >= '1' && p[1] <= '9')
+				*backref = true;
+			if (p[1])
+				p++;
+			break;
+		default:
+			break;
+		}
+		if (copies) {
+			/* The repeated expression, already counted once,
+			 * becomes copies of itself, plus the operator's node;
+			 * a further operator repeats the whole.  Empty copies
+			 * cost too (epsilon closures are what make nested
+			 * repetitions of empty groups slow). */
+			sum[depth] += last * (copies - 1) + 1;
+			last = last * copies + 1;
+		} else if (*p != ')') {
+			last = 1;
+			sum[depth]++;
+		}
+		if (sum[depth] > RE_UNROLL_MAX || last > RE_UNROLL_MAX)
+			return UINT64_MAX;
+	}
+	while (depth > 0) {
+		sum[depth - 1] += sum[depth];
+		depth--;
+	}
+	return sum[0];
+}
+
+static int check_match(const char *s, char *why, size_t size)
+{
+	char shown[64], msg[256];
+	bool backref;
+	regex_t re;
+	int rc;
+
+	echo(shown, sizeof shown, s, strlen(s));
+	for (const char *p = s; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(why, size, "'%s' contains a control character", shown);
+			return -1;
+		}
+	}
+	if (re_unrolled(s, &backref) > RE_UNROLL_MAX) {
+		snprintf(why, size, "'%s' is too complex: its repetitions unroll to more than %u elements",
+			 shown, RE_UNROLL_MAX);
+		return -1;
+	}
+	if (backref) {
+		snprintf(why, size, "'%s' has a back-reference (\\1..\\9), which can make matching take exponential time",
+			 shown);
+		return -1;
+	}
+	rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+	if (rc) {
+		regerror(rc, &re, msg, sizeof msg);
+		snprintf(why, size, "'%s' is not a valid extended regular expression: %s",
+			 shown, msg);
+		return -1;
+	}
+	regfree(&re);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Defaults, fini, dump, diff                                         */
+/* ------------------------------------------------------------------ */
+
+static void apply_defaults(enum scope a, enum scope b, void *base)
+{
+	char why[256];
+	bool oom;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		/* Defaults are spelled like file values and go through the
+		 * same code; the unit tests check that each one takes. */
+		if ((k->scope == a || k->scope == b) && k->def)
+			set_value(k, base, k->def, strlen(k->def), true, &oom,
+				  why, sizeof why);
+	}
+}
+
+void hw_config_defaults(struct hw_config *c)
+{
+	memset(c, 0, sizeof *c);
+	apply_defaults(S_TOP, S_STATSD, c);
+}
+
+void hw_config_fini(struct hw_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; c->targets && i < c->ntargets; i++) {
+		free(c->targets[i].pidfile);
+		free(c->targets[i].match);
+	}
+	free(c->targets);
+	memset(c, 0, sizeof *c);
+}
+
+/* Returns the number of bytes written. */
+static int put_quoted(FILE *f, const char *s)
+{
+	int n = 2;
+
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			n += fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			n += fprintf(f, "\\x%02x", ch);
+		else
+			n += fputc(ch, f) != EOF;
+	}
+	fputc('"', f);
+	return n;
+}
+
+/* "INDENTkey: value", padded to column 40, then "# help". */
+static void dump_key(FILE *f, const char *indent, const struct key *k,
+		     const void *base)
+{
+	char buf[64] = "";
+	const void *p = cfield(k, base);
+	const char *s;
+	uint64_t u64;
+	unsigned u;
+	int v, len;
+
+	switch (k->type) {
+	case K_DURATION:
+	case K_SIZE:
+		memcpy(&u64, p, sizeof u64);
+		format_units(u64, k->type == K_DURATION ? duration_units : size_units,
+			     buf, sizeof buf);
+		break;
+	case K_UINT:
+		memcpy(&u, p, sizeof u);
+		snprintf(buf, sizeof buf, "%u", u);
+		break;
+	case K_ENUM:
+		memcpy(&v, p, sizeof v);
+		for (const struct enum_name *e = k->names; e->name; e++)
+			if (e->value == v)
+				snprintf(buf, sizeof buf, "%s", e->name);
+		break;
+	case K_BOOL:
+		snprintf(buf, sizeof buf, "%s", *(const bool *)p ? "true" : "false");
+		break;
+	case K_STR:
+	case K_STRP:
+	case K_SECTION:
+	case K_LIST:
+		break;
+	}
+	len = fprintf(f, "%s%s: %s", indent, leaf(k), buf);
+	if (k->type == K_STR || k->type == K_STRP) {
+		s = k->type == K_STR ? p : *(char *const *)p;
+		len += put_quoted(f, s ? s : "");
+	}
+	fprintf(f, "%*s# %s\n", len >= 0 && len < 40 ? 40 - len : 1, "", k->help);
+}
+
+void hw_config_dump(FILE *f, const struct hw_config *c)
+{
+	char head[64];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->scope != S_TOP)
+			continue;
+		snprintf(head, sizeof head, "%s:%s", leaf(k),
+			 k->type == K_LIST && !c->ntargets ? " []" : "");
+		if (k->type == K_SECTION) {
+			fprintf(f, "%-40s# %s\n", head, k->help);
+			for (size_t j = 0; j < NKEYS; j++)
+				if (keys[j].scope == S_STATSD)
+					dump_key(f, "  ", &keys[j], c);
+		} else if (k->type == K_LIST) {
+			fprintf(f, "%-40s# %s\n", head, k->help);
+			for (size_t t = 0; t < c->ntargets; t++) {
+				const char *indent = "  - ";
+
+				for (size_t j = 0; j < NKEYS; j++) {
+					const struct key *tk = &keys[j];
+
+					if (tk->scope != S_TARGET ||
+					    (tk->by && tk->by != c->targets[t].by))
+						continue;
+					dump_key(f, indent, tk, &c->targets[t]);
+					indent = "    ";
+				}
+			}
+		} else {
+			dump_key(f, "", k, c);
+		}
+	}
+}
+
+static bool same_value(const struct key *k, const void *a, const void *b)
+{
+	const void *pa = cfield(k, a), *pb = cfield(k, b);
+
+	switch (k->type) {
+	case K_DURATION:
+	case K_SIZE:
+		return memcmp(pa, pb, sizeof(uint64_t)) == 0;
+	case K_UINT:
+	case K_ENUM:
+		return memcmp(pa, pb, sizeof(int)) == 0;
+	case K_BOOL:
+		return *(const bool *)pa == *(const bool *)pb;
+	case K_STR:
+		return strcmp(pa, pb) == 0;
+	case K_STRP: {
+		const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+
+		return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
+	}
+	case K_SECTION:
+	case K_LIST:
+		break;
+	}
+	return true;
+}
+
+int hw_config_diff(const struct hw_config *a, const struct hw_config *b,
+		   char *buf, size_t size)
+{
+	char dummy[1];
+
+	if (!buf || size == 0)
+		buf = dummy, size = sizeof dummy;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->scope == S_TARGET || k->type == K_SECTION)
+			continue;
+		if (k->type != K_LIST) {
+			if (!same_value(k, a, b)) {
+				snprintf(buf, size, "%s", k->path);
+				return 1;
+			}
+			continue;
+		}
+		if (a->ntargets != b->ntargets) {
+			snprintf(buf, size, "%s", k->path);
+			return 1;
+		}
+		for (size_t t = 0; t < a->ntargets; t++) {
+			if (a->targets[t].by != b->targets[t].by) {
+				snprintf(buf, size, "targets[%zu]", t);
+				return 1;
+			}
+			for (size_t j = 0; j < NKEYS; j++) {
+				if (keys[j].scope == S_TARGET &&
+				    !same_value(&keys[j], &a->targets[t], &b->targets[t])) {
+					snprintf(buf, size, "targets[%zu].%s", t,
+						 leaf(&keys[j]));
+					return 1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The parser                                                         */
+/* ------------------------------------------------------------------ */
+
+struct ps {
+	yaml_parser_t yp;
+	yaml_event_t ev;
+	bool have_ev;          /* ev must be deleted */
+	const char *name;
+	const char *data;
+	size_t len;
+	struct hw_config *c;
+	size_t cap;            /* allocated entries of c->targets */
+	struct hw_err *e;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int perr(struct ps *p, yaml_mark_t m, const char *fmt, ...)
+{
+	char msg[HW_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return hw_err_set(p->e, HW_ECONFIG, 0, "%s:%zu:%zu: %s", p->name,
+			  m.line + 1, m.column + 1, msg);
+}
+
+/* The byte where a libyaml mark points, or NULL.  Marks count lines and
+ * characters (not bytes), so walk the UTF-8 text. */
+static const char *mark_byte(const struct ps *p, yaml_mark_t m)
+{
+	size_t i = 0, line = 0, col = 0;
+
+	while (i < p->len && line < m.line)
+		if (p->data[i++] == '\n')
+			line++;
+	while (i < p->len && col < m.column && p->data[i] != '\n') {
+		i++;
+		while (i < p->len && ((unsigned char)p->data[i] & 0xc0) == 0x80)
+			i++;
+		col++;
+	}
+	return i < p->len && line == m.line ? p->data + i : NULL;
+}
+
+static int syntax_error(struct ps *p)
+{
+	const yaml_parser_t *y = &p->yp;
+	const char *problem = y->problem ? y->problem : "unknown problem";
+	const char *at;
+	yaml_mark_t m;
+
+	switch (y->error) {
+	case YAML_MEMORY_ERROR:
+		return hw_err_set(p->e, HW_ENOMEM, ENOMEM, "%s", p->name);
+	case YAML_READER_ERROR:
+		/* Reader errors carry a byte offset, not a mark. */
+		memset(&m, 0, sizeof m);
+		for (size_t i = 0; i < y->problem_offset && i < p->len; i++) {
+			if (p->data[i] == '\n')
+				m.line++, m.column = 0;
+			else if (((unsigned char)p->data[i] & 0xc0) != 0x80)
+				m.column++;
+		}
+		if (y->problem_value >= 0)
+			return perr(p, m, "not valid YAML text: %s (byte 0x%02x)",
+				    problem, (unsigned)y->problem_value & 0xffu);
+		return perr(p, m, "not valid YAML text: %s", problem);
+	default:
+		m = y->problem_mark;
+		at = mark_byte(p, m);
+		if (at && *at == '\t' && strstr(problem, "cannot start any token"))
+			return perr(p, m, "YAML syntax error: a tab character; YAML indents with spaces only");
+		if (y->context)
+			return perr(p, m, "YAML syntax error: %s (%s at line %zu, column %zu)",
+				    problem, y->context, y->context_mark.line + 1,
+				    y->context_mark.column + 1);
+		return perr(p, m, "YAML syntax error: %s", problem);
+	}
+}
+
+/* Fetch the next event into p->ev, refusing what this file never needs. */
+static int next(struct ps *p)
+{
+	char shown[64];
+	const yaml_char_t *anchor = NULL, *tag = NULL;
+
+	if (p->have_ev)
+		yaml_event_delete(&p->ev);
+	p->have_ev = false;
+	if (!yaml_parser_parse(&p->yp, &p->ev))
+		return syntax_error(p);
+	p->have_ev = true;
+	switch (p->ev.type) {
+	case YAML_ALIAS_EVENT:
+		anchor = p->ev.data.alias.anchor;
+		echo(shown, sizeof shown, (const char *)anchor, strlen((const char *)anchor));
+		return perr(p, p->ev.start_mark,
+			    "aliases (*%s) are not supported: write the value out", shown);
+	case YAML_SCALAR_EVENT:
+		anchor = p->ev.data.scalar.anchor;
+		tag = p->ev.data.scalar.tag;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		anchor = p->ev.data.sequence_start.anchor;
+		tag = p->ev.data.sequence_start.tag;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		anchor = p->ev.data.mapping_start.anchor;
+		tag = p->ev.data.mapping_start.tag;
+		break;
+	default:
+		break;
+	}
+	if (anchor) {
+		echo(shown, sizeof shown, (const char *)anchor, strlen((const char *)anchor));
+		return perr(p, p->ev.start_mark,
+			    "anchors (&%s) are not supported", shown);
+	}
+	if (tag) {
+		echo(shown, sizeof shown, (const char *)tag, strlen((const char *)tag));
+		return perr(p, p->ev.start_mark,
+			    "tags (%s) are not supported: a key's type comes from its name",
+			    shown);
+	}
+	return 0;
+}
+
+static bool is_null(const yaml_event_t *ev)
+{
+	const char *s = (const char *)ev->data.scalar.value;
+	size_t n = ev->data.scalar.length;
+
+	if (ev->type != YAML_SCALAR_EVENT ||
+	    ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	return n == 0 || (n == 1 && s[0] == '~') ||
+	       (n == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) ||
+			   !memcmp(s, "NULL", 4)));
+}
+
+/* "a sequence", "the string 'x'": what a node is, for messages. */
+static void kind(const yaml_event_t *ev, char *buf, size_t size)
+{
+	char shown[64];
+
+	switch (ev->type) {
+	case YAML_SEQUENCE_START_EVENT:
+		snprintf(buf, size, "a list");
+		return;
+	case YAML_MAPPING_START_EVENT:
+		snprintf(buf, size, "a mapping");
+		return;
+	case YAML_SCALAR_EVENT:
+		if (is_null(ev)) {
+			snprintf(buf, size, "an empty value");
+			return;
+		}
+		echo(shown, sizeof shown, (const char *)ev->data.scalar.value,
+		     ev->data.scalar.length);
+		snprintf(buf, size, "'%s'", shown);
+		return;
+	default:
+		snprintf(buf, size, "something else");
+		return;
+	}
+}
+
+/* "statsd.port", "targets[3].pid", "interval". */
+static void key_path(const struct key *k, long idx, char *buf, size_t size)
+{
+	if (k->scope == S_TARGET)
+		snprintf(buf, size, "targets[%ld].%s", idx, leaf(k));
+	else
+		snprintf(buf, size, "%s", k->path);
+}
+
+static const char *scope_prefix(enum scope sc, long idx, char *buf,
+				size_t size)
+{
+	if (sc == S_STATSD)
+		snprintf(buf, size, "statsd.");
+	else if (sc == S_TARGET)
+		snprintf(buf, size, "targets[%ld].", idx);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Optimal string alignment distance (a transposition costs 1), case
+ * insensitive; both strings at most 32 bytes. */
+static unsigned distance(const char *a, size_t na, const char *b, size_t nb)
+{
+	unsigned d[33][33];
+
+	for (size_t i = 0; i <= na; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= nb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= na; i++) {
+		for (size_t j = 1; j <= nb; j++) {
+			unsigned cost = lower(a[i - 1]) != lower(b[j - 1]);
+			unsigned v = d[i - 1][j] + 1;
+
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+			    lower(a[i - 2]) == lower(b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[na][nb];
+}
+
+static int unknown_key(struct ps *p, enum scope sc, long idx, const char *s,
+		       size_t n, yaml_mark_t m)
+{
+	static const char *const homes[] = {
+		[S_TOP] = "is a top-level key",
+		[S_STATSD] = "belongs under 'statsd'",
+		[S_TARGET] = "belongs in an entry of 'targets'",
+	};
+	char shown[64], pre[32], hint[128] = "";
+	const struct key *best = NULL;
+	unsigned best_d = 0;
+
+	echo(shown, sizeof shown, s, n);
+	scope_prefix(sc, idx, pre, sizeof pre);
+	for (size_t i = 0; n <= 32 && i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		size_t kn = strlen(leaf(k));
+		unsigned d;
+
+		if (k->scope != sc || kn > 32)
+			continue;
+		d = distance(s, n, leaf(k), kn);
+		if (d <= (kn >= 6 ? kn / 3 : 1) && (!best || d < best_d))
+			best = k, best_d = d;
+	}
+	if (best) {
+		snprintf(hint, sizeof hint, " (did you mean '%s%s'?)", pre, leaf(best));
+	} else {
+		for (size_t i = 0; i < NKEYS; i++) {
+			const struct key *k = &keys[i];
+
+			if (k->scope != sc && strlen(leaf(k)) == n &&
+			    memcmp(leaf(k), s, n) == 0) {
+				snprintf(hint, sizeof hint, " ('%s' %s)", leaf(k),
+					 homes[k->scope]);
+				break;
+			}
+		}
+	}
+	return perr(p, m, "unknown key '%s%s'%s", pre, shown, hint);
+}
+
+/* Which keys a mapping gave, and where. */
+struct seen {
+	bool given[NKEYS];
+	yaml_mark_t key[NKEYS], value[NKEYS];
+};
+
+static int parse_mapping(struct ps *p, enum scope sc, void *base, long idx,
+			 struct seen *seen);
+
+/* Grow c->targets to hold one more entry, zeroed, with its defaults. */
+static struct hw_config_target *new_target(struct ps *p)
+{
+	struct hw_config *c = p->c;
+	struct hw_config_target *t;
+
+	if (c->ntargets == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 8;
+
+		if (cap > HW_CONFIG_TARGETS_MAX)
+			cap = HW_CONFIG_TARGETS_MAX;
+		t = realloc(c->targets, cap * sizeof *t);
+		if (!t) {
+			hw_err_set(p->e, HW_ENOMEM, ENOMEM, "%s", p->name);
+			return NULL;
+		}
+		c->targets = t;
+		p->cap = cap;
+	}
+	t = &c->targets[c->ntargets++];
+	memset(t, 0, sizeof *t);
+	apply_defaults(S_TARGET, S_TARGET, t);
+	return t;
+}
+
+/* The rules that span a target's keys, once its mapping is read. */
+static int check_target(struct ps *p, const struct hw_config_target *t,
+			long idx, yaml_mark_t start, const struct seen *seen)
+{
+	size_t name = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].scope != S_TARGET)
+			continue;
+		if (keys[i].required && !seen->given[i])
+			return perr(p, start, "key 'targets[%ld]': missing required key '%s'",
+				    idx, leaf(&keys[i]));
+		if (strcmp(leaf(&keys[i]), "name") == 0)
+			name = i;
+	}
+	if (t->by == HW_TARGET_NONE)
+		return perr(p, start, "key 'targets[%ld]': needs one of pid, pidfile or match",
+			    idx);
+	for (long j = 0; j < idx; j++)
+		if (strcmp(p->c->targets[j].name, t->name) == 0)
+			return perr(p, seen->value[name],
+				    "key 'targets[%ld].name': '%s' is already the name of targets[%ld]",
+				    idx, t->name, j);
+	return 0;
+}
+
+static int parse_targets(struct ps *p)
+{
+	char what[96];
+
+	for (long i = 0;; i++) {
+		struct seen seen;
+		yaml_mark_t m;
+		struct hw_config_target *t;
+
+		if (next(p))
+			return -1;
+		if (p->ev.type == YAML_SEQUENCE_END_EVENT)
+			return 0;
+		m = p->ev.start_mark;
+		if (i >= HW_CONFIG_TARGETS_MAX)
+			return perr(p, m, "key 'targets': more than %d targets",
+				    HW_CONFIG_TARGETS_MAX);
+		if (p->ev.type != YAML_MAPPING_START_EVENT) {
+			kind(&p->ev, what, sizeof what);
+			return perr(p, m, "key 'targets[%ld]': expected a mapping with a name and one of pid, pidfile or match, got %s",
+				    i, what);
+		}
+		t = new_target(p);
+		if (!t)
+			return -1;
+		if (parse_mapping(p, S_TARGET, t, i, &seen) ||
+		    check_target(p, t, i, m, &seen))
+			return -1;
+	}
+}
+
+/* The value event of key k is in p->ev. */
+static int parse_value(struct ps *p, const struct key *k, void *base,
+		       long idx)
+{
+	char path[96], exp[160], what[96], why[512];
+	yaml_mark_t m = p->ev.start_mark;
+	struct seen seen;
+	bool oom;
+
+	key_path(k, idx, path, sizeof path);
+	if (k->type == K_SECTION && p->ev.type == YAML_MAPPING_START_EVENT)
+		return parse_mapping(p, S_STATSD, base, idx, &seen);
+	if (k->type == K_LIST && p->ev.type == YAML_SEQUENCE_START_EVENT)
+		return parse_targets(p);
+	if ((k->type == K_SECTION || k->type == K_LIST) && is_null(&p->ev))
+		return 0;
+	if (k->type == K_SECTION || k->type == K_LIST ||
+	    p->ev.type != YAML_SCALAR_EVENT || is_null(&p->ev)) {
+		expected(k, exp, sizeof exp);
+		kind(&p->ev, what, sizeof what);
+		return perr(p, m, "key '%s': expected %s, got %s", path, exp, what);
+	}
+	if (set_value(k, base, (const char *)p->ev.data.scalar.value,
+		      p->ev.data.scalar.length,
+		      p->ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE,
+		      &oom, why, sizeof why)) {
+		if (oom)
+			return hw_err_set(p->e, HW_ENOMEM, ENOMEM, "%s", p->name);
+		return perr(p, m, "key '%s': %s", path, why);
+	}
+	return 0;
+}
+
+/* The MAPPING-START event is in p->ev; consume through MAPPING-END, each
+ * key checked against the rows of scope sc and stored into base. */
+static int parse_mapping(struct ps *p, enum scope sc, void *base, long idx,
+			 struct seen *seen)
+{
+	char pre[32], what[96];
+
+	memset(seen, 0, sizeof *seen);
+	for (;;) {
+		const struct key *k = NULL;
+		const char *s;
+		size_t n, i;
+
+		if (next(p))
+			return -1;
+		if (p->ev.type == YAML_MAPPING_END_EVENT)
+			return 0;
+		if (p->ev.type != YAML_SCALAR_EVENT) {
+			kind(&p->ev, what, sizeof what);
+			return perr(p, p->ev.start_mark, "keys must be names, not %s",
+				    what);
+		}
+		s = (const char *)p->ev.data.scalar.value;
+		n = p->ev.data.scalar.length;
+		for (i = 0; i < NKEYS; i++) {
+			if (keys[i].scope == sc && strlen(leaf(&keys[i])) == n &&
+			    memcmp(leaf(&keys[i]), s, n) == 0) {
+				k = &keys[i];
+				break;
+			}
+		}
+		if (!k)
+			return unknown_key(p, sc, idx, s, n, p->ev.start_mark);
+		if (seen->given[i])
+			return perr(p, p->ev.start_mark,
+				    "duplicate key '%s%s' (first at line %zu, column %zu)",
+				    scope_prefix(sc, idx, pre, sizeof pre), leaf(k),
+				    seen->key[i].line + 1, seen->key[i].column + 1);
+		if (k->by) {
+			struct hw_config_target *t = base;
+
+			/* One selector per target: name the one given. */
+			for (size_t j = 0; t->by && j < NKEYS; j++)
+				if (keys[j].by == t->by)
+					return perr(p, p->ev.start_mark,
+						    "key 'targets[%ld].%s': '%s' is already given; a target has exactly one of pid, pidfile or match",
+						    idx, leaf(k), leaf(&keys[j]));
+			t->by = k->by;
+		}
+		seen->given[i] = true;
+		seen->key[i] = p->ev.start_mark;
+		if (next(p))
+			return -1;
+		seen->value[i] = p->ev.start_mark;
+		if (parse_value(p, k, base, idx))
+			return -1;
+	}
+}
+
+static int parse_stream(struct ps *p)
+{
+	struct seen seen;
+	char what[96];
+
+	if (next(p) || next(p))        /* STREAM-START, then the document */
+		return -1;
+	if (p->ev.type == YAML_STREAM_END_EVENT)
+		return 0;              /* no document: only comments, or empty */
+	if (next(p))
+		return -1;
+	if (p->ev.type == YAML_MAPPING_START_EVENT) {
+		if (parse_mapping(p, S_TOP, p->c, -1, &seen))
+			return -1;
+	} else if (!is_null(&p->ev)) {
+		kind(&p->ev, what, sizeof what);
+		return perr(p, p->ev.start_mark,
+			    "the top level must be a mapping of keys, not %s", what);
+	}
+	if (next(p) || next(p))        /* DOCUMENT-END, then STREAM-END */
+		return -1;
+	if (p->ev.type != YAML_STREAM_END_EVENT)
+		return perr(p, p->ev.start_mark,
+			    "a second YAML document; the file must hold only one");
+	return 0;
+}
+
+int hw_config_parse_buffer(const char *name, const char *data, size_t len,
+			   struct hw_config *out, struct hw_err *e)
+{
+	struct hw_config c;
+	struct ps p;
+	int rc;
+
+	hw_config_defaults(out);
+	if (!name)
+		name = "(config)";
+	if (len > HW_CONFIG_FILE_MAX)
+		return hw_err_set(e, HW_ECONFIG, 0, "%s: larger than %u bytes",
+				  name, HW_CONFIG_FILE_MAX);
+	if (!data)
+		data = "", len = 0;
+	memset(&p, 0, sizeof p);
+	p.name = name;
+	p.data = data;
+	p.len = len;
+	p.c = &c;
+	p.e = e;
+	if (!yaml_parser_initialize(&p.yp))
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "%s", name);
+	yaml_parser_set_input_string(&p.yp, (const unsigned char *)data, len);
+	hw_config_defaults(&c);
+	rc = parse_stream(&p);
+	if (p.have_ev)
+		yaml_event_delete(&p.ev);
+	yaml_parser_delete(&p.yp);
+	if (rc) {
+		hw_config_fini(&c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                              */
+/* ------------------------------------------------------------------ */
+
+int hw_config_load(const char *path, struct hw_config *out,
+		   struct hw_err *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	hw_config_defaults(out);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return hw_err_set(e, HW_ECONFIG, errno, "%s", path);
+	buf = malloc(HW_CONFIG_FILE_MAX + 1);
+	if (!buf) {
+		hw_err_set(e, HW_ENOMEM, ENOMEM, "%s", path);
+		goto out;
+	}
+	/* Read one byte past the limit to tell "exactly at" from "over". */
+	while (len <= HW_CONFIG_FILE_MAX) {
+		ssize_t r = read(fd, buf + len, HW_CONFIG_FILE_MAX + 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			hw_err_set(e, HW_ECONFIG, errno, "%s", path);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > HW_CONFIG_FILE_MAX) {
+		hw_err_set(e, HW_ECONFIG, 0, "%s: larger than %u bytes", path,
+			   HW_CONFIG_FILE_MAX);
+		goto out;
+	}
+	rc = hw_config_parse_buffer(path, buf, len, out, e);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int hw_config_check_perms(const char *path, struct hw_err *e)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(path, &st) != 0)
+		return hw_err_set(e, HW_ECONFIG, errno, "%s", path);
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return hw_err_set(e, HW_ECONFIG, 0,
+				  "%s: writable by others than root; refusing to run as root with it",
+				  path);
+	return 0;
+}
