@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 	}
 	printf("\t{ %s, %s, %s,\n\t  \"%s\",\n\t  {", argv[1], argv[2], argv[3], argv[4]);
 	for (size_t i = 0; i < hw_offset_nfields; i++)
-		printf("%s.%s = %" PRId64, i % 4 ? ", " : "\n\t    ",
+		printf("%s.%s = %" PRId64, i == 0 ? "\n\t    " : i % 4 ? ", " : ",\n\t    ",
 		       hw_offset_fields[i].name, hw_offsets_get(&o, i));
 	printf(" } },\n");
 	return 0;

@@ -18,6 +18,7 @@ class Target(object):
         self.p = subprocess.Popen([exe, os.path.join(HERE, "target.py")] + list(args),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   env=env)
+        self.exe = exe
         self.pid = self.p.pid
         self.buf = b""
         self.wait_ready()
