@@ -655,14 +655,27 @@ static int check_pidfile(const char *s, char *why, size_t size)
 	return 0;
 }
 
-/* glibc's regcomp() unrolls repetitions into copies of what they repeat
- * (regcomp.c, parse_dup_op): X{m,n} becomes n copies, X+ two (XX*), and
- * stacked operators multiply, so "a{1,32767}" takes seconds and
- * "a++++++++++++++++++++++" or "((a{1,255}){1,255}){1,255}" gigabytes.
- * Estimate the unrolled size in atoms and refuse large ones before calling
- * regcomp().  Back-references (a GNU extension to extended regexes) can
- * make matching exponential; note them too. */
+/* glibc's regcomp() is slow on some expressions that fit in a short
+ * string, and it cannot be interrupted, so refuse them beforehand:
+ *  - it unrolls repetitions into copies of what they repeat (regcomp.c,
+ *    parse_dup_op: X{m,n} becomes n copies, X+ two), and stacked
+ *    operators multiply: "a{1,32767}" takes seconds to compile,
+ *    "((a{1,255}){1,255}){1,255}" gigabytes;
+ *  - its epsilon closures blow up with repetitions nested in repetitions:
+ *    "$n*+*+*+*+*" or "$((((((((n*)+)*)+)*)+)*)+)*" (nine levels) run for
+ *    minutes, so nesting is capped at three ("((a+)?)*" still passes);
+ *  - back-references, a GNU extension to extended regexes, can make
+ *    matching exponential.
+ * The estimate is deliberately simple; regcomp() remains the judge of
+ * syntax. */
 #define RE_UNROLL_MAX 2000u
+#define RE_NEST_MAX 3u
+
+struct re_cost {
+	uint64_t nodes;      /* unrolled size, in atoms and operators */
+	unsigned nesting;    /* deepest repetition of a repetition */
+	bool backref;
+};
 
 /* Leading decimal digits at *p, saturating above RE_UNROLL_MAX; advances
  * *p.  Returns whether there were any. */
@@ -703,28 +716,42 @@ static const char *re_interval(const char *p, uint64_t *copies)
 	return q;
 }
 
-static uint64_t re_unrolled(const char *s, bool *backref)
+/* Fill *c for the expression s; stops early (with a value past a limit)
+ * once a limit is exceeded. */
+static void re_measure(const char *s, struct re_cost *c)
 {
+	/* Per open group: its size so far and its deepest nesting. */
 	uint64_t sum[HW_CONFIG_MATCH_MAX + 2], last = 0, copies;
-	unsigned depth = 0;
+	unsigned nest[HW_CONFIG_MATCH_MAX + 2], last_nest = 0, depth = 0;
 	const char *end;
 
-	*backref = false;
+	memset(c, 0, sizeof *c);
 	sum[0] = 0;
+	nest[0] = 0;
 	for (const char *p = s; *p; p++) {
+		bool atom = true;
+
 		copies = 0;
 		switch (*p) {
 		case '(':
 			if (depth + 1 >= sizeof sum / sizeof sum[0])
-				return UINT64_MAX;
-			sum[++depth] = 0;
+				break;
+			depth++;
+			sum[depth] = 0;
+			nest[depth] = 0;
 			last = 0;
+			last_nest = 0;
 			continue;
 		case ')':
 			if (depth == 0)
-				break;  /* regcomp will complain */
-			last = sum[depth--] + 1;  /* the group is a node too */
+				break;  /* a literal, in glibc */
+			last = sum[depth] + 1;  /* the group is a node too */
+			last_nest = nest[depth];
+			depth--;
 			sum[depth] += last;
+			if (last_nest > nest[depth])
+				nest[depth] = last_nest;
+			atom = false;
 			break;
 		case '+':
 			copies = 2;
@@ -749,11 +776,11 @@ static uint64_t re_unrolled(const char *s, bool *backref)
 			while (*p && *p != ']')
 				p++;
 			if (!*p)
-				return sum[0] + 1;
+				p--;    /* unterminated: regcomp will say */
 			break;
 		case '\\':
 			if (p[1] >= '1' && p[1] <= '9')
-				*backref = true;
+				c->backref = true;
 			if (p[1])
 				p++;
 			break;
@@ -761,31 +788,37 @@ static uint64_t re_unrolled(const char *s, bool *backref)
 			break;
 		}
 		if (copies) {
-			/* The repeated expression, already counted once,
-			 * becomes copies of itself, plus the operator's node;
-			 * a further operator repeats the whole.  Empty copies
-			 * cost too (epsilon closures are what make nested
-			 * repetitions of empty groups slow). */
+			/* What the operator repeats, already counted once,
+			 * becomes copies of itself plus the operator's node;
+			 * a further operator repeats the whole. */
 			sum[depth] += last * (copies - 1) + 1;
 			last = last * copies + 1;
-		} else if (*p != ')') {
+			last_nest++;
+			if (last_nest > nest[depth])
+				nest[depth] = last_nest;
+		} else if (atom) {
 			last = 1;
+			last_nest = 0;
 			sum[depth]++;
 		}
-		if (sum[depth] > RE_UNROLL_MAX || last > RE_UNROLL_MAX)
-			return UINT64_MAX;
+		if (sum[depth] > RE_UNROLL_MAX || last > RE_UNROLL_MAX ||
+		    nest[depth] > RE_NEST_MAX)
+			break;
 	}
 	while (depth > 0) {
 		sum[depth - 1] += sum[depth];
+		if (nest[depth] > nest[depth - 1])
+			nest[depth - 1] = nest[depth];
 		depth--;
 	}
-	return sum[0];
+	c->nodes = sum[0] > last ? sum[0] : last;
+	c->nesting = nest[0];
 }
 
 static int check_match(const char *s, char *why, size_t size)
 {
 	char shown[64], msg[256];
-	bool backref;
+	struct re_cost cost;
 	regex_t re;
 	int rc;
 
@@ -796,12 +829,18 @@ static int check_match(const char *s, char *why, size_t size)
 			return -1;
 		}
 	}
-	if (re_unrolled(s, &backref) > RE_UNROLL_MAX) {
+	re_measure(s, &cost);
+	if (cost.nodes > RE_UNROLL_MAX) {
 		snprintf(why, size, "'%s' is too complex: its repetitions unroll to more than %u elements",
 			 shown, RE_UNROLL_MAX);
 		return -1;
 	}
-	if (backref) {
+	if (cost.nesting > RE_NEST_MAX) {
+		snprintf(why, size, "'%s' is too complex: it nests repetitions more than %u deep",
+			 shown, RE_NEST_MAX);
+		return -1;
+	}
+	if (cost.backref) {
 		snprintf(why, size, "'%s' has a back-reference (\\1..\\9), which can make matching take exponential time",
 			 shown);
 		return -1;

@@ -13,6 +13,7 @@
 
 #include "heapwatch/census.h"
 #include "heapwatch/config.h"
+#include "heapwatch/daemon.h"
 #include "heapwatch/err.h"
 #include "heapwatch/log.h"
 #include "heapwatch/mem.h"
@@ -257,6 +258,47 @@ static int cmd_dump(int argc, char **argv)
 	return rc == 0 ? 0 : fail(&e);
 }
 
+static int cmd_daemon(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	int opt, forced = 0;
+	enum hw_log_level lvl = HW_LOG_INFO;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+c:l:h", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'l':
+			if (hw_log_level_parse(optarg, &lvl) < 0)
+				return usage_error("--log-level: '%s' is not error, warning, "
+						   "notice, info or debug", optarg);
+			forced = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'heapwatch --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return usage_error("daemon: unexpected argument '%s'", argv[optind]);
+	if (!path)
+		return usage_error("daemon: missing --config %s", "FILE");
+	if (forced)
+		hw_log_set_level(lvl);
+	return hw_daemon_main(path, forced ? (int)lvl : -1);
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
 	struct hw_config c;
@@ -312,6 +354,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "dump") == 0)
 		return cmd_dump(argc - 1, argv + 1);
+	if (strcmp(cmd, "daemon") == 0)
+		return cmd_daemon(argc - 1, argv + 1);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc - 1, argv + 1);
 	return usage_error("unknown command '%s' (dump, daemon, check-config)", cmd);

@@ -533,10 +533,12 @@ START_TEST(test_regex)
 	parse_fails("targets: [{name: a, match: \"(((){1,10}){0,10}){0,20}\"}]\n",
 		    "t.yaml:1:28: key 'targets[0].match': '(((){1,10}){0,10}){0,20}' is too complex: its repetitions unroll to more than 2000 elements");
 	parse_fails("targets: [{name: a, match: \"x+++++++++++++++++++++++\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': 'x+++++++++++++++++++++++' is too complex: its repetitions unroll to more than 2000 elements");
+		    "t.yaml:1:28: key 'targets[0].match': 'x+++++++++++++++++++++++' is too complex: it nests repetitions more than 3 deep");
+	parse_fails("targets: [{name: a, match: \"$((((n*)+)*)+)*\"}]\n",
+		    "t.yaml:1:28: key 'targets[0].match': '$((((n*)+)*)+)*' is too complex: it nests repetitions more than 3 deep");
 	parse_fails("targets: [{name: a, match: \"a{1,40}{1,50}\"}]\n",
 		    "t.yaml:1:28: key 'targets[0].match': 'a{1,40}{1,50}' is too complex: its repetitions unroll to more than 2000 elements");
-	ck_assert_int_eq(parse("targets: [{name: a, match: \"a+++++++++(b?){1,100}\"}]\n", &c, &e), 0);
+	ck_assert_int_eq(parse("targets: [{name: a, match: \"^((a+)?)*(b?){1,100}[*+?{(]x{2}{3}\"}]\n", &c, &e), 0);
 	hw_config_fini(&c);
 	parse_fails("targets: [{name: a, match: \"(a*)*b\\\\1\"}]\n",
 		    "t.yaml:1:28: key 'targets[0].match': '(a*)*b\\1' has a back-reference (\\1..\\9), which can make matching take exponential time");

@@ -1,0 +1,19 @@
+/* daemon.h - `heapwatch daemon`: sample targets, buffer, flush to statsd.
+ *
+ * One thread, one loop: epoll over a signalfd (SIGHUP reload, SIGTERM and
+ * SIGINT stop) and timerfds (sample, flush, watchdog).  Every interval the
+ * targets are resolved again (workers come and go; a process is known by
+ * pid and start time), each process gets a census through its own
+ * long-lived session, and every sample goes into a fixed-capacity ring;
+ * the flusher drains the ring to statsd and never blocks the sampler.
+ */
+#ifndef HEAPWATCH_DAEMON_H
+#define HEAPWATCH_DAEMON_H
+
+/* Run until SIGTERM/SIGINT.  log_level: a level from --log-level that
+ * overrides the file's, or -1.  Returns the process exit status: 0 after
+ * a clean stop, 2 if the configuration cannot be loaded at start, 1 for
+ * other start-up failures.  Logs through log.h. */
+int hw_daemon_main(const char *config_path, int log_level);
+
+#endif

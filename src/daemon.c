@@ -1,0 +1,604 @@
+/* daemon.c - the sampling daemon; see include/heapwatch/daemon.h. */
+#include "heapwatch/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "heapwatch/census.h"
+#include "heapwatch/config.h"
+#include "heapwatch/freeze.h"
+#include "heapwatch/log.h"
+#include "heapwatch/proc.h"
+#include "heapwatch/resolve.h"
+#include "heapwatch/ring.h"
+#include "heapwatch/sample.h"
+#include "heapwatch/sdnotify.h"
+#include "heapwatch/statsd.h"
+
+/* A process not worth trying again soon (not Python, not permitted, no
+ * layout) waits this many intervals, at least RETRY_MIN_NS. */
+#define RETRY_INTERVALS 30
+#define RETRY_MIN_NS (60ull * 1000000000ull)
+
+struct proc_slot {
+	struct hw_pid_id id;
+	struct hw_session *sess;
+	uint64_t retry_at_ns;       /* don't try before (0: now) */
+	enum hw_code logged;        /* last error code logged for it */
+	int seen;                   /* still named by the target this round */
+};
+
+struct target_state {
+	const struct hw_config_target *cfg;
+	struct hw_selector sel;
+	struct proc_slot *procs;
+	size_t nprocs, cap;
+	enum hw_code resolve_logged;
+};
+
+struct health {
+	uint64_t samples_taken, samples_failed, last_pause_us, max_pause_us;
+};
+
+struct daemon {
+	const char *path;
+	struct hw_config cfg;
+	struct target_state *targets;
+	size_t ntargets;
+	struct hw_ring *ring;
+	struct hw_statsd *statsd;
+	struct hw_census census;        /* reused for every census */
+	struct hw_sample *round;        /* this round's samples of one target */
+	const struct hw_sample **round_ptrs;
+	struct hw_sample_type *round_types;
+	size_t round_cap;
+	struct hw_sample agg;
+	struct hw_sample_type *agg_types;
+	struct hw_sample_type *agg_scratch;
+	struct health health;
+	int epfd, sigfd, tfd_sample, tfd_flush, tfd_wd;
+	uint64_t wd_usec;
+	int stopping;
+	int forced_level;   /* --log-level, or -1 */
+};
+
+static uint64_t mono_ns(void)
+{
+	return hw_now_ns();
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_err(enum hw_log_level lvl, const char *what,
+		    const struct hw_err *e)
+{
+	char buf[HW_ERR_MSG_MAX + 256];
+
+	hw_log(lvl, "%s%s%s", what, what[0] ? ": " : "",
+	       hw_err_str(e, buf, sizeof buf));
+}
+
+/* ------------------------------------------------------------------ */
+/* targets */
+
+static void slot_free(struct proc_slot *p)
+{
+	hw_session_free(p->sess);
+	memset(p, 0, sizeof *p);
+}
+
+static void targets_free(struct daemon *d)
+{
+	for (size_t i = 0; i < d->ntargets; i++) {
+		struct target_state *t = &d->targets[i];
+
+		for (size_t k = 0; k < t->nprocs; k++)
+			slot_free(&t->procs[k]);
+		free(t->procs);
+		hw_selector_fini(&t->sel);
+	}
+	free(d->targets);
+	d->targets = NULL;
+	d->ntargets = 0;
+}
+
+static int targets_build(struct daemon *d, struct hw_err *e)
+{
+	d->targets = calloc(d->cfg.ntargets ? d->cfg.ntargets : 1, sizeof *d->targets);
+	if (!d->targets)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating targets");
+	for (size_t i = 0; i < d->cfg.ntargets; i++) {
+		const struct hw_config_target *c = &d->cfg.targets[i];
+		struct target_state *t = &d->targets[i];
+
+		t->cfg = c;
+		if (hw_selector_init(&t->sel, c->by == HW_TARGET_PID ? c->pid : 0,
+				     c->by == HW_TARGET_PIDFILE ? c->pidfile : NULL,
+				     c->by == HW_TARGET_MATCH ? c->match : NULL,
+				     c->children, e) < 0) {
+			d->ntargets = i;
+			return hw_err_prefix(e, "target '%s'", c->name);
+		}
+		d->ntargets = i + 1;
+	}
+	return 0;
+}
+
+/* Bring t's slots in line with the processes it names now. */
+static void reconcile(struct target_state *t, const struct hw_pid_id *ids,
+		      size_t n)
+{
+	for (size_t k = 0; k < t->nprocs; k++)
+		t->procs[k].seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		for (k = 0; k < t->nprocs; k++)
+			if (t->procs[k].id.pid == ids[i].pid &&
+			    t->procs[k].id.starttime == ids[i].starttime)
+				break;
+		if (k < t->nprocs) {
+			t->procs[k].seen = 1;
+			continue;
+		}
+		if (t->nprocs == t->cap) {
+			size_t nc = t->cap ? t->cap * 2 : 8;
+			struct proc_slot *np = realloc(t->procs, nc * sizeof *np);
+
+			if (!np)
+				continue; /* sampled next round */
+			t->procs = np;
+			t->cap = nc;
+		}
+		memset(&t->procs[t->nprocs], 0, sizeof t->procs[0]);
+		t->procs[t->nprocs].id = ids[i];
+		t->procs[t->nprocs].seen = 1;
+		t->nprocs++;
+		hw_log(HW_LOG_INFO, "target '%s': pid %d appeared", t->cfg->name,
+		       (int)ids[i].pid);
+	}
+	/* Drop the processes that are gone (or whose pid was reused). */
+	size_t w = 0;
+
+	for (size_t k = 0; k < t->nprocs; k++) {
+		if (t->procs[k].seen) {
+			t->procs[w++] = t->procs[k];
+			continue;
+		}
+		hw_log(HW_LOG_INFO, "target '%s': pid %d is gone", t->cfg->name,
+		       (int)t->procs[k].id.pid);
+		slot_free(&t->procs[k]);
+	}
+	t->nprocs = w;
+}
+
+/* Errors that will not go away by themselves for this process. */
+static int lasting(enum hw_code c)
+{
+	return c == HW_ENOTPY || c == HW_EPERM || c == HW_ETRACED ||
+	       c == HW_EVERSION || c == HW_ELAYOUT || c == HW_EFREETHR;
+}
+
+static void fill_sample(struct daemon *d, struct hw_sample *s,
+			const struct target_state *t, const struct proc_slot *p,
+			const struct hw_census *c, int ok,
+			const struct hw_proc_mem *mem)
+{
+	snprintf(s->target, sizeof s->target, "%s", t->cfg->name);
+	s->pid = p->id.pid;
+	s->starttime = p->id.starttime;
+	s->wall_ms = wall_ms();
+	s->ok = ok;
+	s->partial = ok && c->partial;
+	s->rss = mem->rss;
+	s->pss = mem->pss;
+	s->uss = mem->uss;
+	s->swap = mem->swap;
+	s->max_rss = mem->rss;
+	s->gc_objects = ok ? c->gc_objects : 0;
+	s->pause_us = ok ? c->pause_ns / 1000 : 0;
+	s->ntypes = 0;
+	if (!ok)
+		return;
+	for (size_t i = 0; i < c->ntypes && s->ntypes < s->cap_types &&
+			   s->ntypes < d->cfg.top_types; i++) {
+		struct hw_sample_type *ty = &s->types[s->ntypes++];
+
+		snprintf(ty->name, sizeof ty->name, "%s", c->types[i].name);
+		ty->count = c->types[i].count;
+	}
+}
+
+static void sample_proc(struct daemon *d, struct target_state *t,
+			struct proc_slot *p, struct hw_sample *s)
+{
+	struct hw_census_opts o;
+	struct hw_proc_mem mem = { -1, -1, -1, -1 };
+	struct hw_err e;
+	uint64_t now = mono_ns();
+	int ok = 0;
+
+	hw_err_clear(&e);
+	(void)hw_proc_mem(p->id.pid, &mem, NULL);
+	if (p->retry_at_ns && now < p->retry_at_ns)
+		goto done;
+	if (!p->sess) {
+		hw_census_opts_default(&o);
+		o.max_pause_ns = d->cfg.max_pause_ns;
+		o.snapshot_limit = d->cfg.snapshot_limit;
+		p->sess = hw_session_open(p->id.pid, &o, &e);
+		if (!p->sess)
+			goto failed;
+	}
+	if (hw_session_census(p->sess, &d->census, &e) == 0) {
+		ok = 1;
+		p->retry_at_ns = 0;
+		if (p->logged) {
+			hw_log(HW_LOG_NOTICE, "target '%s': pid %d: census works again",
+			       t->cfg->name, (int)p->id.pid);
+			p->logged = HW_OK;
+		}
+		d->health.samples_taken++;
+		d->health.last_pause_us = d->census.pause_ns / 1000;
+		if (d->health.last_pause_us > d->health.max_pause_us)
+			d->health.max_pause_us = d->health.last_pause_us;
+		goto done;
+	}
+failed:
+	d->health.samples_failed++;
+	if (p->logged != e.code) {
+		char what[128];
+
+		snprintf(what, sizeof what, "target '%s'", t->cfg->name);
+		log_err(lasting(e.code) ? HW_LOG_WARNING : HW_LOG_NOTICE, what, &e);
+		p->logged = e.code;
+	}
+	if (lasting(e.code)) {
+		uint64_t wait = d->cfg.interval_ns * RETRY_INTERVALS;
+
+		p->retry_at_ns = now + (wait > RETRY_MIN_NS ? wait : RETRY_MIN_NS);
+		hw_session_free(p->sess);
+		p->sess = NULL;
+	}
+done:
+	fill_sample(d, s, t, p, &d->census, ok, &mem);
+}
+
+static void sample_target(struct daemon *d, struct target_state *t)
+{
+	struct hw_pid_id *ids = NULL;
+	size_t n = 0, used = 0;
+	struct hw_err e;
+
+	if (hw_selector_resolve(&t->sel, &ids, &n, &e) < 0) {
+		if (t->resolve_logged != e.code) {
+			char what[128];
+
+			snprintf(what, sizeof what, "target '%s'", t->cfg->name);
+			log_err(HW_LOG_WARNING, what, &e);
+			t->resolve_logged = e.code;
+		}
+		n = 0;
+	} else if (t->resolve_logged) {
+		hw_log(HW_LOG_NOTICE, "target '%s': found again", t->cfg->name);
+		t->resolve_logged = HW_OK;
+	}
+	reconcile(t, ids, n);
+	free(ids);
+	for (size_t k = 0; k < t->nprocs && !d->stopping; k++) {
+		struct hw_sample *s;
+
+		if (used == d->round_cap)
+			break; /* more processes than a round holds: next time */
+		s = &d->round[used];
+		sample_proc(d, t, &t->procs[k], s);
+		hw_ring_push(d->ring, s);
+		used++;
+	}
+	if (used) {
+		for (size_t i = 0; i < used; i++)
+			d->round_ptrs[i] = &d->round[i];
+		hw_sample_aggregate(d->round_ptrs, used, &d->agg, d->agg_scratch,
+				    d->round_cap * d->cfg.top_types);
+		snprintf(d->agg.target, sizeof d->agg.target, "%s", t->cfg->name);
+		d->agg.pid = 0;
+		d->agg.wall_ms = wall_ms();
+		hw_ring_push(d->ring, &d->agg);
+	}
+}
+
+static void sample_all(struct daemon *d)
+{
+	char status[256];
+
+	for (size_t i = 0; i < d->ntargets && !d->stopping; i++)
+		sample_target(d, &d->targets[i]);
+	snprintf(status, sizeof status,
+		 "STATUS=%llu samples, %llu failed, %zu buffered, %llu dropped; last pause %llu us",
+		 (unsigned long long)d->health.samples_taken,
+		 (unsigned long long)d->health.samples_failed,
+		 hw_ring_len(d->ring), (unsigned long long)hw_ring_dropped(d->ring),
+		 (unsigned long long)d->health.last_pause_us);
+	hw_sd_notify(status);
+}
+
+/* ------------------------------------------------------------------ */
+/* set-up, reload, the loop */
+
+#define ROUND_MAX 512    /* processes of one target sampled per round */
+
+static int set_timer(int fd, uint64_t ns)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof its);
+	its.it_interval.tv_sec = (time_t)(ns / 1000000000u);
+	its.it_interval.tv_nsec = (long)(ns % 1000000000u);
+	its.it_value = its.it_interval;
+	return timerfd_settime(fd, 0, &its, NULL);
+}
+
+static int buffers_alloc(struct daemon *d, struct hw_err *e)
+{
+	unsigned cap = d->cfg.top_types;
+
+	d->round_cap = ROUND_MAX;
+	d->round = calloc(d->round_cap, sizeof *d->round);
+	d->round_ptrs = calloc(d->round_cap, sizeof *d->round_ptrs);
+	d->round_types = calloc((size_t)d->round_cap * cap, sizeof *d->round_types);
+	d->agg_types = calloc(cap, sizeof *d->agg_types);
+	d->agg_scratch = calloc((size_t)d->round_cap * cap, sizeof *d->agg_scratch);
+	if (!d->round || !d->round_ptrs || !d->round_types || !d->agg_types ||
+	    !d->agg_scratch)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating sample buffers");
+	for (size_t i = 0; i < d->round_cap; i++) {
+		d->round[i].types = d->round_types + i * cap;
+		d->round[i].cap_types = cap;
+	}
+	memset(&d->agg, 0, sizeof d->agg);
+	d->agg.types = d->agg_types;
+	d->agg.cap_types = cap;
+	d->ring = hw_ring_new(d->cfg.ring_capacity, cap);
+	if (!d->ring)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the ring of %u samples",
+				  d->cfg.ring_capacity);
+	return 0;
+}
+
+static void buffers_free(struct daemon *d)
+{
+	free(d->round);
+	free(d->round_ptrs);
+	free(d->round_types);
+	free(d->agg_types);
+	free(d->agg_scratch);
+	d->agg_scratch = NULL;
+	hw_ring_free(d->ring);
+	d->round = NULL;
+	d->round_ptrs = NULL;
+	d->round_types = d->agg_types = NULL;
+	d->ring = NULL;
+}
+
+static int statsd_connect(struct daemon *d, struct hw_err *e)
+{
+	d->statsd = hw_statsd_open(&d->cfg.statsd, e);
+	return d->statsd ? 0 : -1;
+}
+
+static void flush(struct daemon *d)
+{
+	struct hw_err e;
+	struct hw_statsd_health h = {
+		.samples_taken = d->health.samples_taken,
+		.samples_failed = d->health.samples_failed,
+		.samples_dropped = hw_ring_dropped(d->ring),
+		.last_pause_us = d->health.last_pause_us,
+		.max_pause_us = d->health.max_pause_us,
+	};
+
+	if (hw_statsd_flush(d->statsd, d->ring, &h, &e) < 0)
+		log_err(HW_LOG_DEBUG, "statsd", &e);
+}
+
+/* SIGHUP: parse the file into a fresh struct and swap only if valid. */
+static void reload(struct daemon *d)
+{
+	struct hw_config nc;
+	struct hw_err e;
+	char diff[128];
+
+	hw_config_defaults(&nc);
+	if (hw_config_check_perms(d->path, &e) < 0 ||
+	    hw_config_load(d->path, &nc, &e) < 0) {
+		log_err(HW_LOG_ERR, "reload refused, keeping the running configuration", &e);
+		hw_config_fini(&nc);
+		return;
+	}
+	if (hw_config_diff(&d->cfg, &nc, diff, sizeof diff) == 0) {
+		hw_log(HW_LOG_INFO, "reload: configuration unchanged");
+		hw_config_fini(&nc);
+		return;
+	}
+	hw_sd_notify("RELOADING=1");
+	/* Flush what the old settings buffered, then rebuild. */
+	flush(d);
+	targets_free(d);
+	buffers_free(d);
+	hw_statsd_close(d->statsd);
+	d->statsd = NULL;
+	hw_config_fini(&d->cfg);
+	d->cfg = nc;
+	hw_log_set_level(d->forced_level >= 0 ? (enum hw_log_level)d->forced_level
+					       : d->cfg.log_level);
+	if (targets_build(d, &e) < 0 || buffers_alloc(d, &e) < 0 ||
+	    statsd_connect(d, &e) < 0) {
+		log_err(HW_LOG_ERR, "reload", &e);
+		d->stopping = 1;
+		return;
+	}
+	set_timer(d->tfd_sample, d->cfg.interval_ns);
+	set_timer(d->tfd_flush, d->cfg.flush_interval_ns);
+	hw_log(HW_LOG_NOTICE, "reloaded %s (first change: %s): %zu targets",
+	       d->path, diff, d->ntargets);
+	hw_sd_notify("READY=1");
+}
+
+static int add_fd(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void drain(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof v) == (ssize_t)sizeof v)
+		;
+}
+
+static int setup(struct daemon *d, struct hw_err *e)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return hw_err_set(e, HW_ESYS, errno, "blocking signals");
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->tfd_sample = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->tfd_flush = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sigfd < 0 || d->tfd_sample < 0 || d->tfd_flush < 0 || d->epfd < 0)
+		return hw_err_set(e, HW_ESYS, errno, "creating the event loop");
+	if (add_fd(d->epfd, d->sigfd) < 0 || add_fd(d->epfd, d->tfd_sample) < 0 ||
+	    add_fd(d->epfd, d->tfd_flush) < 0)
+		return hw_err_set(e, HW_ESYS, errno, "epoll_ctl");
+	if (set_timer(d->tfd_sample, d->cfg.interval_ns) < 0 ||
+	    set_timer(d->tfd_flush, d->cfg.flush_interval_ns) < 0)
+		return hw_err_set(e, HW_ESYS, errno, "arming timers");
+	if (hw_sd_watchdog_usec(&d->wd_usec) > 0) {
+		d->tfd_wd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (d->tfd_wd < 0 || add_fd(d->epfd, d->tfd_wd) < 0 ||
+		    set_timer(d->tfd_wd, d->wd_usec * 1000 / 2) < 0)
+			return hw_err_set(e, HW_ESYS, errno, "arming the watchdog timer");
+	} else {
+		d->tfd_wd = -1;
+	}
+	return 0;
+}
+
+static void handle_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			hw_log(HW_LOG_NOTICE, "SIGHUP: reloading %s", d->path);
+			reload(d);
+		} else {
+			hw_log(HW_LOG_NOTICE, "signal %d: stopping", (int)si.ssi_signo);
+			d->stopping = 1;
+		}
+	}
+}
+
+int hw_daemon_main(const char *config_path, int log_level)
+{
+	struct daemon d;
+	struct hw_err e;
+	int rc = 1;
+
+	memset(&d, 0, sizeof d);
+	d.path = config_path;
+	d.sigfd = d.tfd_sample = d.tfd_flush = d.tfd_wd = d.epfd = -1;
+	hw_census_init(&d.census);
+	hw_config_defaults(&d.cfg);
+	if (hw_config_check_perms(config_path, &e) < 0 ||
+	    hw_config_load(config_path, &d.cfg, &e) < 0) {
+		log_err(HW_LOG_ERR, "", &e);
+		hw_config_fini(&d.cfg);
+		return hw_err_exit_status(&e) ? hw_err_exit_status(&e) : 1;
+	}
+	d.forced_level = log_level;
+	hw_log_set_level(log_level >= 0 ? (enum hw_log_level)log_level : d.cfg.log_level);
+	if (targets_build(&d, &e) < 0 || buffers_alloc(&d, &e) < 0 ||
+	    statsd_connect(&d, &e) < 0 || setup(&d, &e) < 0) {
+		log_err(HW_LOG_ERR, "start-up", &e);
+		rc = hw_err_exit_status(&e) ? hw_err_exit_status(&e) : 1;
+		goto out;
+	}
+	hw_log(HW_LOG_NOTICE, "started: %zu targets, every %llu ms, statsd %s:%u",
+	       d.ntargets, (unsigned long long)(d.cfg.interval_ns / 1000000),
+	       d.cfg.statsd.host, d.cfg.statsd.port);
+	hw_sd_notify("READY=1");
+	sample_all(&d);
+	while (!d.stopping) {
+		struct epoll_event ev[4];
+		int n = epoll_wait(d.epfd, ev, 4, -1);
+
+		if (n < 0 && errno != EINTR) {
+			hw_err_set(&e, HW_ESYS, errno, "epoll_wait");
+			log_err(HW_LOG_ERR, "", &e);
+			break;
+		}
+		for (int i = 0; i < n && !d.stopping; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == d.sigfd) {
+				handle_signals(&d);
+			} else if (fd == d.tfd_sample) {
+				drain(fd);
+				sample_all(&d);
+				/* A signal that arrived during the round is
+				 * handled before the next timer. */
+				handle_signals(&d);
+			} else if (fd == d.tfd_flush) {
+				drain(fd);
+				flush(&d);
+			} else if (fd == d.tfd_wd) {
+				drain(fd);
+				hw_sd_notify("WATCHDOG=1");
+			}
+		}
+	}
+	hw_sd_notify("STOPPING=1");
+	flush(&d);
+	hw_log(HW_LOG_NOTICE, "stopped: %llu samples taken, %llu failed, %zu unsent, %llu dropped",
+	       (unsigned long long)d.health.samples_taken,
+	       (unsigned long long)d.health.samples_failed,
+	       hw_ring_len(d.ring), (unsigned long long)hw_ring_dropped(d.ring));
+	rc = 0;
+out:
+	targets_free(&d);
+	buffers_free(&d);
+	hw_statsd_close(d.statsd);
+	hw_census_fini(&d.census);
+	hw_config_fini(&d.cfg);
+	if (d.sigfd >= 0) close(d.sigfd);
+	if (d.tfd_sample >= 0) close(d.tfd_sample);
+	if (d.tfd_flush >= 0) close(d.tfd_flush);
+	if (d.tfd_wd >= 0) close(d.tfd_wd);
+	if (d.epfd >= 0) close(d.epfd);
+	return rc;
+}
