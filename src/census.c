@@ -544,9 +544,10 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 		rc = census_body(s, c, e);
 		if (rc == 0 || e->code != HW_EBUSY || b >= s->opts.busy_retries)
 			break;
-		/* A collection is running: let it finish. */
+		/* A collection is running: let it finish (most take
+		 * milliseconds; one paused in a __del__ can take longer). */
 		c->busy_waits++;
-		sleep_ms(b < 5 ? 2 : 20);
+		sleep_ms(b < 5 ? 2 : 100);
 	}
 	if (rc < 0) {
 		/* Did the target go away under us? */

@@ -26,7 +26,7 @@ struct hw_statsd {
 void hw_statsd_sanitize(const char *in, char *out, size_t size)
 {
 	size_t n = 0;
-	int last_us = 0;
+	int replaced = 0;   /* the last byte out replaced a run */
 
 	if (size == 0)
 		return;
@@ -36,10 +36,10 @@ void hw_statsd_sanitize(const char *in, char *out, size_t size)
 
 		if (ok) {
 			out[n++] = (char)*p;
-			last_us = *p == '_';
-		} else if (!last_us) {
+			replaced = 0;
+		} else if (!replaced) {
 			out[n++] = '_';
-			last_us = 1;
+			replaced = 1;
 		}
 	}
 	if (n == 0)

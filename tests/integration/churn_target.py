@@ -1,0 +1,39 @@
+# churn_target.py - targets for heapwatch's race tests (Python 3).
+#   big N         N GC objects, then idle
+#   threads       a thread that starts and joins threads forever
+#   delcollect    a collection that pauses 1.5 s inside __del__, repeatedly
+import gc
+import os
+import sys
+import threading
+import time
+
+mode = sys.argv[1]
+keep = []
+if mode == "big":
+    keep = [[i] for i in range(int(sys.argv[2]))]
+elif mode == "threads":
+    def churn():
+        while True:
+            ts = [threading.Thread(target=lambda: None) for _ in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+    threading.Thread(target=churn, daemon=True).start()
+elif mode == "delcollect":
+    class Slow(object):
+        def __del__(self):
+            time.sleep(1.5)
+
+    def loop():
+        while True:
+            a = Slow()
+            a.self = a
+            del a
+            gc.collect()
+    threading.Thread(target=loop, daemon=True).start()
+sys.stdout.write("ready %d\n" % os.getpid())
+sys.stdout.flush()
+while True:
+    time.sleep(3600)

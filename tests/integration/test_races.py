@@ -1,0 +1,198 @@
+# test_races.py - heapwatch against targets that move: never a crash,
+# never a hang, never a target left stopped.
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import HEAPWATCH, Results, heapwatch  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+R = Results()
+PY = None
+for cand in (os.path.expanduser("~/.pyenv/versions/3.11.7/bin/python3.11"), "/usr/bin/python3.11"):
+    if os.access(cand, os.X_OK):
+        PY = cand
+        break
+KILL_TRIALS = int(os.environ.get("HW_KILL_TRIALS", "40"))
+
+
+def start(*args):
+    p = subprocess.Popen([PY, os.path.join(HERE, "churn_target.py")] + [str(a) for a in args],
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    p.stdout.readline()
+    return p
+
+
+def state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def task_states(pid):
+    out = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                out.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            pass
+    return out
+
+
+def stop(p):
+    if p.poll() is None:
+        os.kill(p.pid, signal.SIGCONT)
+        p.kill()
+        p.wait()
+
+
+def running_after(pid, what):
+    # tracing stops show as 't'; give the kernel a moment to finish a detach
+    for _ in range(50):
+        st = task_states(pid)
+        if all(s in "RSD" for s in st):
+            return True
+        time.sleep(0.02)
+    R.bad(what, "threads left in states %s" % st)
+    return False
+
+
+if not PY:
+    R.skip("races", "no CPython 3.11")
+    R.exit()
+
+# 1. a target stopped by SIGSTOP is left stopped
+p = start("big", 1000)
+try:
+    os.kill(p.pid, signal.SIGSTOP)
+    time.sleep(0.1)
+    rc, out, err = heapwatch("dump", "--json", p.pid)
+    R.check("SIGSTOPped target: census taken (rc %d)" % rc, rc == 0, err.strip())
+    R.check("SIGSTOPped target: still stopped after (state %s)" % state(p.pid), state(p.pid) == "T",
+            state(p.pid))
+finally:
+    stop(p)
+
+# 2. a target already traced
+p = start("big", 1000)
+tracer = None
+try:
+    tool = "strace" if os.access("/usr/bin/strace", os.X_OK) else None
+    if tool:
+        tracer = subprocess.Popen(["strace", "-p", str(p.pid), "-o", "/dev/null"], stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            with open("/proc/%d/status" % p.pid) as f:
+                if "TracerPid:\t0" not in f.read():
+                    break
+            time.sleep(0.05)
+        rc, out, err = heapwatch("dump", p.pid)
+        R.check("traced target: exit 1 naming the tracer", rc == 1 and "already traced by pid %d" % tracer.pid in err,
+                "rc %d: %s" % (rc, err.strip()))
+    else:
+        R.skip("traced target", "strace not installed")
+finally:
+    if tracer:
+        tracer.kill()
+        tracer.wait()
+    stop(p)
+
+# 3. no such process / not Python / bad usage
+rc, out, err = heapwatch("dump", 4194303)
+R.check("no such process: exit 1, one line", rc == 1 and "no such process" in err and err.count("\n") == 1, err)
+sl = subprocess.Popen(["sleep", "30"])
+rc, out, err = heapwatch("dump", sl.pid)
+R.check("not Python: exit 1 'not a CPython process'", rc == 1 and "not a CPython process" in err, err)
+sl.kill()
+sl.wait()
+rc, out, err = heapwatch("dump", "--top", "x", "1")
+R.check("usage error: exit 2", rc == 2, err)
+
+# 4. the target dies during the census
+p = start("big", 1000000)
+res = []
+try:
+    for trial in range(5):
+        q = start("big", 300000)
+        hw = subprocess.Popen([HEAPWATCH, "dump", "--mode", "stopped", str(q.pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        time.sleep(random.uniform(0.0, 0.05))
+        q.kill()
+        q.wait()
+        _, err = hw.communicate(timeout=60)
+        res.append((hw.returncode, err.decode().strip()))
+    R.check("target killed mid-census: exit 0 or 1, never a crash (%s)" % sorted(set(r[0] for r in res)),
+            all(r[0] in (0, 1) for r in res), str(res))
+finally:
+    stop(p)
+
+# 5. heapwatch SIGKILLed at random moments: the kernel resumes the target
+p = start("big", 1000000)
+left_stopped = 0
+try:
+    for trial in range(KILL_TRIALS):
+        hw = subprocess.Popen([HEAPWATCH, "dump", "--mode", random.choice(["stopped", "snapshot"]),
+                               str(p.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(random.uniform(0.0, 0.25))
+        hw.kill()
+        hw.wait()
+        if not running_after(p.pid, "SIGKILL trial %d" % trial):
+            left_stopped += 1
+    R.check("SIGKILL of heapwatch, %d trials: targets left stopped: %d" % (KILL_TRIALS, left_stopped),
+            left_stopped == 0)
+    # 6. SIGTERM and SIGINT during a walk while stopped
+    bad = 0
+    for sig in (signal.SIGTERM, signal.SIGINT) * 5:
+        hw = subprocess.Popen([HEAPWATCH, "dump", "--mode", "stopped", str(p.pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        time.sleep(random.uniform(0.01, 0.1))
+        hw.send_signal(sig)
+        hw.wait()
+        if not running_after(p.pid, "signal %d during a walk" % sig):
+            bad += 1
+    R.check("SIGTERM/SIGINT during a stopped walk, 10 trials: target resumed every time", bad == 0)
+    # 7. the pause budget
+    rc, out, err = heapwatch("dump", "--json", "--mode", "stopped", "--max-pause", "2ms", p.pid)
+    import json
+    doc = json.loads(out) if rc == 0 else {}
+    R.check("--max-pause 2ms, stopped walk of 1M objects: partial census, pause %s us" % doc.get("pause_us"),
+            rc == 0 and doc.get("partial") is True and doc.get("pause_us", 1 << 30) < 100000, err + out[:200])
+    running_after(p.pid, "after the pause budget")
+finally:
+    stop(p)
+
+# 8. threads appear and vanish while we freeze
+p = start("threads")
+try:
+    rcs, errs = [], []
+    for _ in range(20):
+        rc, out, err = heapwatch("dump", "--json", p.pid)
+        rcs.append(rc)
+        if rc:
+            errs.append(err.strip())
+    print("NOTE thread churn: %d of 20 censuses succeeded; errors: %s" % (rcs.count(0), errs))
+    R.check("thread churn, 20 censuses: each a census or a one-line error (%d succeeded)" % rcs.count(0),
+            all(r in (0, 1) for r in rcs) and all(e.count("\n") == 0 and e for e in errs), str(errs))
+    running_after(p.pid, "after thread churn")
+finally:
+    stop(p)
+
+# 9. a collection in progress (paused inside __del__) is never walked
+p = start("delcollect")
+try:
+    time.sleep(0.3)
+    t0 = time.time()
+    rc, out, err = heapwatch("dump", "--json", p.pid)
+    ok = rc == 0 or (rc == 1 and "garbage collection" in err)
+    R.check("collection in progress: census after it, or a clear error (rc %d, %.1fs)" % (rc, time.time() - t0),
+            ok, err.strip())
+    running_after(p.pid, "after a collection")
+finally:
+    stop(p)
+R.exit()
