@@ -52,7 +52,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(B)/tests/check_corpus_%)
 
 .PHONY: all clean check check-unit check-integration demo deps deps-test \
-	install uninstall lint sanitize valgrind fuzz bench layouts
+	install uninstall lint sanitize valgrind fuzz bench layouts soak
 
 all: $(B)/heapwatch
 
@@ -126,6 +126,9 @@ lint: all
 	systemd-analyze security --offline=true --threshold=35 $(B)/lint/heapwatch.service >/dev/null
 	@for m in man/*.[1-8]; do \
 		LC_ALL=C.UTF-8 MANROFFSEQ= MANWIDTH=80 man --warnings -E UTF-8 -l $$m >/dev/null || exit 1; done
+
+soak: all
+	@/usr/bin/python3 tests/soak/soak.py $(B)/heapwatch
 
 bench: all
 	@sh tests/bench/run.sh $(B)/heapwatch

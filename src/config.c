@@ -661,19 +661,22 @@ static int check_pidfile(const char *s, char *why, size_t size)
  *    parse_dup_op: X{m,n} becomes n copies, X+ two), and stacked
  *    operators multiply: "a{1,32767}" takes seconds to compile,
  *    "((a{1,255}){1,255}){1,255}" gigabytes;
- *  - its epsilon closures blow up with repetitions nested in repetitions:
- *    "$n*+*+*+*+*" or "$((((((((n*)+)*)+)*)+)*)+)*" (nine levels) run for
- *    minutes, so nesting is capped at three ("((a+)?)*" still passes);
- *  - back-references, a GNU extension to extended regexes, can make
- *    matching exponential.
- * The estimate is deliberately simple; regcomp() remains the judge of
- * syntax. */
+ *  - repetitions of repetitions that can match the empty string blow up
+ *    its epsilon closures, exponentially once an anchor is involved:
+ *    "^(b?+){1,20}" compiles for seconds, "$n*+*+*+*+*" for minutes.
+ * So: at most RE_UNROLL_MAX nodes once unrolled, {m,n} only after a
+ * single atom (a character, '.', a bracket expression), and repetitions
+ * nested at most RE_NEST_MAX deep ("(-[a-z]+ )*" passes, "((a*)+)*" does
+ * not).  Back-references, a GNU extension, can make matching exponential
+ * and are refused too.  This is a deliberately simple scan; regcomp()
+ * remains the judge of syntax. */
 #define RE_UNROLL_MAX 2000u
-#define RE_NEST_MAX 3u
+#define RE_NEST_MAX 2u
 
 struct re_cost {
 	uint64_t nodes;      /* unrolled size, in atoms and operators */
 	unsigned nesting;    /* deepest repetition of a repetition */
+	bool group_interval; /* {m,n} after a group or another operator */
 	bool backref;
 };
 
@@ -723,14 +726,13 @@ static void re_measure(const char *s, struct re_cost *c)
 	/* Per open group: its size so far and its deepest nesting. */
 	uint64_t sum[HW_CONFIG_MATCH_MAX + 2], last = 0, copies;
 	unsigned nest[HW_CONFIG_MATCH_MAX + 2], last_nest = 0, depth = 0;
+	enum { NOTHING, ATOM, COMPOUND } prev = NOTHING;
 	const char *end;
 
 	memset(c, 0, sizeof *c);
 	sum[0] = 0;
 	nest[0] = 0;
 	for (const char *p = s; *p; p++) {
-		bool atom = true;
-
 		copies = 0;
 		switch (*p) {
 		case '(':
@@ -741,6 +743,7 @@ static void re_measure(const char *s, struct re_cost *c)
 			nest[depth] = 0;
 			last = 0;
 			last_nest = 0;
+			prev = NOTHING;
 			continue;
 		case ')':
 			if (depth == 0)
@@ -751,8 +754,14 @@ static void re_measure(const char *s, struct re_cost *c)
 			sum[depth] += last;
 			if (last_nest > nest[depth])
 				nest[depth] = last_nest;
-			atom = false;
-			break;
+			prev = COMPOUND;
+			continue;
+		case '|':
+			sum[depth]++;
+			last = 0;
+			last_nest = 0;
+			prev = NOTHING;
+			continue;
 		case '+':
 			copies = 2;
 			break;
@@ -762,8 +771,11 @@ static void re_measure(const char *s, struct re_cost *c)
 			break;
 		case '{':
 			end = re_interval(p, &copies);
-			if (end)
-				p = end;
+			if (!end)
+				break;
+			p = end;
+			if (prev == COMPOUND)
+				c->group_interval = true;
 			break;
 		case '[':
 			/* A bracket expression is one atom; ']' right after
@@ -793,13 +805,16 @@ static void re_measure(const char *s, struct re_cost *c)
 			 * a further operator repeats the whole. */
 			sum[depth] += last * (copies - 1) + 1;
 			last = last * copies + 1;
-			last_nest++;
+			if (prev != NOTHING)
+				last_nest++;
 			if (last_nest > nest[depth])
 				nest[depth] = last_nest;
-		} else if (atom) {
+			prev = COMPOUND;
+		} else {
 			last = 1;
 			last_nest = 0;
 			sum[depth]++;
+			prev = ATOM;
 		}
 		if (sum[depth] > RE_UNROLL_MAX || last > RE_UNROLL_MAX ||
 		    nest[depth] > RE_NEST_MAX)
@@ -830,14 +845,19 @@ static int check_match(const char *s, char *why, size_t size)
 		}
 	}
 	re_measure(s, &cost);
-	if (cost.nodes > RE_UNROLL_MAX) {
-		snprintf(why, size, "'%s' is too complex: its repetitions unroll to more than %u elements",
-			 shown, RE_UNROLL_MAX);
+	if (cost.group_interval) {
+		snprintf(why, size, "'%s' is too complex: {m,n} may only follow a character, '.' or a bracket expression",
+			 shown);
 		return -1;
 	}
 	if (cost.nesting > RE_NEST_MAX) {
 		snprintf(why, size, "'%s' is too complex: it nests repetitions more than %u deep",
 			 shown, RE_NEST_MAX);
+		return -1;
+	}
+	if (cost.nodes > RE_UNROLL_MAX) {
+		snprintf(why, size, "'%s' is too complex: its repetitions unroll to more than %u elements",
+			 shown, RE_UNROLL_MAX);
 		return -1;
 	}
 	if (cost.backref) {

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -339,6 +342,37 @@ static void sample_all(struct daemon *d)
 /* ------------------------------------------------------------------ */
 /* set-up, reload, the loop */
 
+/* Keep only what sampling needs: CAP_SYS_PTRACE (ptrace, reading other
+ * users' processes) and CAP_DAC_READ_SEARCH (/proc/PID/mem and maps of
+ * other users).  The bounding set is cut first, while CAP_SETPCAP may
+ * still be held; capset(2) then drops the rest from the permitted and
+ * effective sets for good.  Raw syscalls: libcap is not worth a
+ * dependency for two calls. */
+static void drop_capabilities(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	const uint64_t keep = (1ull << CAP_SYS_PTRACE) | (1ull << CAP_DAC_READ_SEARCH);
+	uint64_t perm;
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return;
+	perm = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+	if (!(perm & ~keep))
+		return; /* nothing more than we need (systemd's bounding set) */
+	for (int cap = 0; cap <= 63; cap++)
+		if (!(keep & (1ull << cap)))
+			(void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	perm &= keep;
+	d[0].permitted = d[0].effective = (uint32_t)perm;
+	d[1].permitted = d[1].effective = (uint32_t)(perm >> 32);
+	d[0].inheritable = d[1].inheritable = 0;
+	if (syscall(SYS_capset, &h, d) < 0)
+		hw_log(HW_LOG_WARNING, "could not drop capabilities: %s", strerror(errno));
+	else
+		hw_log(HW_LOG_INFO, "capabilities: kept CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH only");
+}
+
 #define ROUND_MAX 512    /* processes of one target sampled per round */
 
 static int set_timer(int fd, uint64_t ns)
@@ -548,6 +582,7 @@ int hw_daemon_main(const char *config_path, int log_level)
 		rc = hw_err_exit_status(&e) ? hw_err_exit_status(&e) : 1;
 		goto out;
 	}
+	drop_capabilities();
 	hw_log(HW_LOG_NOTICE, "started: %zu targets, every %llu ms, statsd %s:%u",
 	       d.ntargets, (unsigned long long)(d.cfg.interval_ns / 1000000),
 	       d.cfg.statsd.host, d.cfg.statsd.port);

@@ -2,6 +2,7 @@
 #include "heapwatch/output.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 /* Length of a valid UTF-8 sequence at s, or 0. */
@@ -177,6 +178,12 @@ static void json_body(FILE *f, const struct hw_census *c)
 	json_num(f, "copy_calls", (long long)c->copy_calls, 1);
 	json_num(f, "walk_us", (long long)(c->walk_ns / 1000), 1);
 	json_num(f, "cpu_us", (long long)(c->cpu_ns / 1000), 1);
+	{
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			json_num(f, "heapwatch_maxrss_kb", ru.ru_maxrss, 1);
+	}
 	if (c->floor_ns)
 		json_num(f, "floor_us", (long long)(c->floor_ns / 1000), 1);
 	json_num(f, "attempts", c->attempts, 1);

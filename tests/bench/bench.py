@@ -72,7 +72,7 @@ def run_heapwatch(pid, mode):
     doc = json.loads(p.stdout)
     doc["_wall_ms"] = wall * 1000
     doc["_proc_cpu_ms"] = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) * 1000
-    doc["_maxrss_mb"] = after.ru_maxrss / 1024.0
+    doc["_maxrss_mb"] = doc.get("heapwatch_maxrss_kb", 0) / 1024.0
     return doc
 
 

@@ -27,11 +27,19 @@ class Node(object):
         self.next = None
 
 
+class Rec(object):
+    def __init__(self, i):
+        self.i = i
+        self.name = "r"
+
+
+# A mix like an application's: small lists, __slots__ instances, plain
+# instances (one GC object each; their attribute values are not tracked).
 heap = []
 for i in range(N // 3):
     heap.append([i])
     heap.append(Node(i))
-    heap.append({i})
+    heap.append(Rec(i))
 payload = []
 if PAYLOAD_MB:
     # half bytes, half str, in 1 MiB pieces: memory the census never reads

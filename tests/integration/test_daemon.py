@@ -84,6 +84,11 @@ try:
                          env=env)
     wait_for(lambda: any("READY=1" in m for m in got.get("msgs", [])), 30, "READY=1")
     R.ok("daemon sends READY=1")
+    if os.geteuid() == 0:
+        with open("/proc/%d/status" % d.pid) as f:
+            capeff = [l.split()[1] for l in f if l.startswith("CapEff")][0]
+        R.check("daemon keeps only CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH (CapEff %s)" % capeff,
+                int(capeff, 16) == (1 << 19) | (1 << 2), capeff)
 
     workers = gun.worker_pids()
     for _ in range(10):

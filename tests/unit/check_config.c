@@ -511,40 +511,71 @@ START_TEST(test_string_caps)
 }
 END_TEST
 
+#define TOO_COMPLEX " is too complex: "
+
 START_TEST(test_regex)
 {
+	static const char *const good[] = {
+		"celery .*worker",
+		"^/usr/bin/python3 .*manage\\.py (runserver|celery)$",
+		"^(a+)?(-[a-z]+ )*[*+?{(]x{2}b{1,100}",
+		"[0-9]{1,1000}",      /* 1000 copies of one atom */
+		"a**|b+?",            /* two deep */
+		"[{]9999[\\1]",     /* braces, backslashes in brackets */
+		"a{,5}b{3,}c{2}",
+	};
+	static const struct {
+		const char *re, *why;
+	} bad[] = {
+		{ "a{1,32767}", "its repetitions unroll to more than 2000 elements" },
+		{ "a{,32767}", "its repetitions unroll to more than 2000 elements" },
+		{ "[0-9]{1,1000}x{1,1000}", "its repetitions unroll to more than 2000 elements" },
+		{ "(x{1,200}){1,200}", "{m,n} may only follow a character, '.' or a bracket expression" },
+		{ "(ab){2}", "{m,n} may only follow a character, '.' or a bracket expression" },
+		{ "a{1,40}{1,50}", "{m,n} may only follow a character, '.' or a bracket expression" },
+		{ "a*{2}", "{m,n} may only follow a character, '.' or a bracket expression" },
+		{ "){0,10000}", "its repetitions unroll to more than 2000 elements" },
+		{ "x+++", "it nests repetitions more than 2 deep" },
+		{ "^(b?+)*", "it nests repetitions more than 2 deep" },
+		{ "$((((n*)+)*)+)*", "it nests repetitions more than 2 deep" },
+		{ "((a|b*)x)+y?", NULL },  /* two deep: fine */
+		{ "(a*)*b\\1", "has a back-reference (\\1..\\9), which can make matching take exponential time" },
+	};
 	struct hw_config c;
 	struct hw_err e;
+	char text[256], want[512], buf[HW_ERR_MSG_MAX + 256];
 
-	ck_assert_int_eq(parse("targets: [{name: a, match: \"^/usr/bin/python3 .*manage\\\\.py (runserver|celery)$\"}]\n",
-			       &c, &e), 0);
-	ck_assert_str_eq(c.targets[0].match, "^/usr/bin/python3 .*manage\\.py (runserver|celery)$");
-	hw_config_fini(&c);
-	/* Repetition bounds within the unrolling budget are fine. */
-	ck_assert_int_eq(parse("targets: [{name: a, match: \"[0-9]{1,100}x{2}(ab){3,}\"}]\n",
-			       &c, &e), 0);
-	hw_config_fini(&c);
-	parse_fails("targets: [{name: a, match: \"a{1,32767}\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': 'a{1,32767}' is too complex: its repetitions unroll to more than 2000 elements");
-	parse_fails("targets: [{name: a, match: \"(x{1,200}){1,200}\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': '(x{1,200}){1,200}' is too complex: its repetitions unroll to more than 2000 elements");
-	parse_fails("targets: [{name: a, match: \"a{,32767}\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': 'a{,32767}' is too complex: its repetitions unroll to more than 2000 elements");
-	parse_fails("targets: [{name: a, match: \"(((){1,10}){0,10}){0,20}\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': '(((){1,10}){0,10}){0,20}' is too complex: its repetitions unroll to more than 2000 elements");
-	parse_fails("targets: [{name: a, match: \"x+++++++++++++++++++++++\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': 'x+++++++++++++++++++++++' is too complex: it nests repetitions more than 3 deep");
-	parse_fails("targets: [{name: a, match: \"$((((n*)+)*)+)*\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': '$((((n*)+)*)+)*' is too complex: it nests repetitions more than 3 deep");
-	parse_fails("targets: [{name: a, match: \"a{1,40}{1,50}\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': 'a{1,40}{1,50}' is too complex: its repetitions unroll to more than 2000 elements");
-	ck_assert_int_eq(parse("targets: [{name: a, match: \"^((a+)?)*(b?){1,100}[*+?{(]x{2}{3}\"}]\n", &c, &e), 0);
-	hw_config_fini(&c);
-	parse_fails("targets: [{name: a, match: \"(a*)*b\\\\1\"}]\n",
-		    "t.yaml:1:28: key 'targets[0].match': '(a*)*b\\1' has a back-reference (\\1..\\9), which can make matching take exponential time");
-	/* Inside brackets, braces and backslashes are plain members. */
-	ck_assert_int_eq(parse("targets: [{name: a, match: \"[{]9999[\\\\1]\"}]\n", &c, &e), 0);
-	hw_config_fini(&c);
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char *t = malloc(strlen(good[i]) * 2 + 64), *q;
+
+		/* As a double-quoted YAML string. */
+		q = t + sprintf(t, "targets: [{name: a, match: \"");
+		for (const char *r = good[i]; *r; r++) {
+			if (*r == '\\' || *r == '"')
+				*q++ = '\\';
+			*q++ = *r;
+		}
+		strcpy(q, "\"}]\n");
+		ck_assert_msg(parse(t, &c, &e) == 0, "%s: %s", good[i],
+			      hw_err_str(&e, buf, sizeof buf));
+		ck_assert_str_eq(c.targets[0].match, good[i]);
+		hw_config_fini(&c);
+		free(t);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		/* As a single-quoted YAML string: no escapes. */
+		snprintf(text, sizeof text, "targets: [{name: a, match: '%s'}]\n",
+			 bad[i].re);
+		if (!bad[i].why) {
+			ck_assert_msg(parse(text, &c, &e) == 0, "%s", bad[i].re);
+			hw_config_fini(&c);
+			continue;
+		}
+		snprintf(want, sizeof want, "t.yaml:1:28: key 'targets[0].match': '%s'%s%s",
+			 bad[i].re, strncmp(bad[i].why, "has ", 4) ? TOO_COMPLEX : " ",
+			 bad[i].why);
+		parse_fails(text, want);
+	}
 	parse_fails("targets: [{name: a, match: \"*x\"}]\n",
 		    "t.yaml:1:28: key 'targets[0].match': '*x' is not a valid extended regular expression: Invalid preceding regular expression");
 }
