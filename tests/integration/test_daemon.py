@@ -119,12 +119,15 @@ try:
             str([k for k in g2 if "heapwatch" in k][:5]))
 
     # max_requests recycles workers: new pids must show up
-    for _ in range(40):
-        try:
-            gun.get("/")
-        except OSError:
-            pass
-    new = wait_for(lambda: [p for p in gun.worker_pids() if p not in workers], 30, "recycled workers")
+    def recycled():
+        # keep requesting until max_requests retires a worker (bounded)
+        for _ in range(10):
+            try:
+                gun.get("/")
+            except OSError:
+                pass
+        return [p for p in gun.worker_pids() if p not in workers]
+    new = wait_for(recycled, 60, "recycled workers")
     wait_for(lambda: any(k.startswith("hwtest.web.%d." % new[0]) for k in statsd.gauges()), 30,
              "gauges of recycled worker %d" % new[0])
     R.ok("recycled worker %d sampled" % new[0])
