@@ -146,11 +146,11 @@ install: all
 		$(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 755 $(B)/heapwatch $(DESTDIR)$(BINDIR)/heapwatch
 	$(INSTALL) -m 644 man/heapwatch.1 $(DESTDIR)$(MANDIR)/man1/heapwatch.1
-	-[ -f man/heapwatch.yaml.5 ] && $(INSTALL) -m 644 man/heapwatch.yaml.5 \
-		$(DESTDIR)$(MANDIR)/man5/heapwatch.yaml.5
-	-[ -f conf/heapwatch.yaml ] && $(INSTALL) -m 644 conf/heapwatch.yaml \
-		$(DESTDIR)$(SYSCONFDIR)/heapwatch/heapwatch.yaml
-	-[ -f systemd/heapwatch.service ] && sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	$(INSTALL) -m 644 man/heapwatch.yaml.5 $(DESTDIR)$(MANDIR)/man5/heapwatch.yaml.5
+	@# never overwrite a configuration someone already edited
+	[ -f $(DESTDIR)$(SYSCONFDIR)/heapwatch/heapwatch.yaml ] || $(INSTALL) -m 644 \
+		conf/heapwatch.yaml $(DESTDIR)$(SYSCONFDIR)/heapwatch/heapwatch.yaml
+	sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		systemd/heapwatch.service > $(DESTDIR)$(UNITDIR)/heapwatch.service
 
 uninstall:

@@ -23,6 +23,7 @@ struct hw_session {
 	struct hw_gcroots roots;
 	struct hw_mem *mem;
 	struct hw_snap *snap;
+	int own_snap;
 	struct hw_pageset plan;       /* pages the last census needed */
 	struct hw_typecount tc;
 };
@@ -239,9 +240,13 @@ struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 	}
 	s->roots.runtime_addr = s->target.runtime_addr;
 	s->roots.gen0_ptr_addr = s->target.gen0_ptr_addr;
-	if (!(s->snap = hw_snap_new(s->mem, s->opts.snapshot_limit, e))) {
+	if (s->opts.shared_snap) {
+		s->snap = s->opts.shared_snap;
+	} else if (!(s->snap = hw_snap_new(s->mem, s->opts.snapshot_limit, e))) {
 		hw_err_prefix(e, "pid %d", (int)pid);
 		goto fail;
+	} else {
+		s->own_snap = 1;
 	}
 	return s;
 fail:
@@ -253,7 +258,8 @@ void hw_session_free(struct hw_session *s)
 {
 	if (!s)
 		return;
-	hw_snap_free(s->snap);
+	if (s->own_snap)
+		hw_snap_free(s->snap);
 	hw_mem_free(s->mem);
 	hw_pageset_fini(&s->plan);
 	hw_typecount_fini(&s->tc);
@@ -529,6 +535,7 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 	int rc;
 
 	census_reset(c);
+	hw_snap_set_mem(s->snap, s->mem);
 	c->pid = s->pid;
 	snprintf(c->python, sizeof c->python, "%s", s->target.version);
 	snprintf(c->layout_source, sizeof c->layout_source, "%s",

@@ -59,6 +59,7 @@ struct daemon {
 	struct hw_ring *ring;
 	struct hw_statsd *statsd;
 	struct hw_census census;        /* reused for every census */
+	struct hw_snap *snap;           /* one snapshot buffer for all */
 	struct hw_sample *round;        /* this round's samples of one target */
 	const struct hw_sample **round_ptrs;
 	struct hw_sample_type *round_types;
@@ -243,6 +244,7 @@ static void sample_proc(struct daemon *d, struct target_state *t,
 		hw_census_opts_default(&o);
 		o.max_pause_ns = d->cfg.max_pause_ns;
 		o.snapshot_limit = d->cfg.snapshot_limit;
+		o.shared_snap = d->snap;
 		p->sess = hw_session_open(p->id.pid, &o, &e);
 		if (!p->sess)
 			goto failed;
@@ -406,6 +408,9 @@ static int buffers_alloc(struct daemon *d, struct hw_err *e)
 	memset(&d->agg, 0, sizeof d->agg);
 	d->agg.types = d->agg_types;
 	d->agg.cap_types = cap;
+	d->snap = hw_snap_new(NULL, d->cfg.snapshot_limit, e);
+	if (!d->snap)
+		return -1;
 	d->ring = hw_ring_new(d->cfg.ring_capacity, cap);
 	if (!d->ring)
 		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the ring of %u samples",
@@ -422,6 +427,8 @@ static void buffers_free(struct daemon *d)
 	free(d->agg_scratch);
 	d->agg_scratch = NULL;
 	hw_ring_free(d->ring);
+	hw_snap_free(d->snap);
+	d->snap = NULL;
 	d->round = NULL;
 	d->round_ptrs = NULL;
 	d->round_types = d->agg_types = NULL;

@@ -28,6 +28,7 @@
 #include "heapwatch/err.h"
 #include "heapwatch/layout.h"
 #include "heapwatch/proc.h"
+#include "heapwatch/snap.h"
 
 #define HW_CENSUS_ATTEMPTS 3
 
@@ -44,6 +45,11 @@ struct hw_census_opts {
 	enum hw_layout_source source; /* HW_SRC_NONE: best available */
 	unsigned busy_retries;        /* collections in progress: retries */
 	int mem_kind;                 /* -1 auto, else enum hw_mem_kind */
+	struct hw_snap *shared_snap;  /* NULL: the session has its own.  A
+					 daemon passes one snapshot buffer to
+					 all its sessions (they census one at
+					 a time), so memory stays flat as
+					 targets come and go. */
 };
 void hw_census_opts_default(struct hw_census_opts *o);
 

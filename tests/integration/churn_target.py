@@ -33,6 +33,21 @@ elif mode == "delcollect":
             del a
             gc.collect()
     threading.Thread(target=loop, daemon=True).start()
+elif mode == "forker":
+    def forks():
+        while True:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+    threading.Thread(target=forks, daemon=True).start()
+elif mode == "execer":
+    keep = [[i] for i in range(200000)]
+
+    def later():
+        time.sleep(float(sys.argv[2]))
+        os.execv("/bin/sleep", ["sleep", "30"])
+    threading.Thread(target=later, daemon=True).start()
 sys.stdout.write("ready %d\n" % os.getpid())
 sys.stdout.flush()
 while True:

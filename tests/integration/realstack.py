@@ -32,11 +32,11 @@ def wait_for(cond, timeout, what):
 
 
 class Statsd(object):
-    def __init__(self, workdir):
+    def __init__(self, workdir, port=None, mgmt=None):
         if not os.path.exists(STATSD_JS):
             raise RuntimeError("statsd not installed (%s)" % STATSD_JS)
-        self.port = free_port(socket.SOCK_DGRAM)
-        self.mgmt = free_port()
+        self.port = port or free_port(socket.SOCK_DGRAM)
+        self.mgmt = mgmt or free_port()
         conf = os.path.join(workdir, "statsd.js")
         with open(conf, "w") as f:
             f.write("""{ servers: [ { server: "./servers/udp", address: "127.0.0.1", port: %d },

@@ -87,4 +87,27 @@ if os.access(deb, os.X_OK) and shutil.which("objcopy"):
         shutil.rmtree(d, ignore_errors=True)
 else:
     R.skip("debug-less python3.11", "no /usr/bin/python3.11 or objcopy")
+
+# A virtualenv-style symlink, and an executable deleted after start.
+if os.access(deb, os.X_OK):
+    d = tempfile.mkdtemp(prefix="hw-shapes-")
+    try:
+        link = os.path.join(d, "venv-python")
+        os.symlink(deb, link)
+        copy = os.path.join(d, "python3.11-deleted")
+        shutil.copy(deb, copy)
+        for what, exe, delete in (("symlinked (virtualenv) python", link, False),
+                                  ("deleted executable", copy, True)):
+            t = Target(exe, env=dict(os.environ, PYTHONHOME="/usr"))
+            try:
+                if delete:
+                    os.unlink(copy)
+                hw = dump_json(t.pid)
+                py = t.count()
+                R.check("%s: layout %s, exact census of %d objects" % (what, hw["layout_source"], hw["gc_objects"]),
+                        not diff_counts(hw, py), str(diff_counts(hw, py)[:3]))
+            finally:
+                t.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 R.exit()

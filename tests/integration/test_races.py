@@ -183,6 +183,27 @@ try:
 finally:
     stop(p)
 
+# 8b. a target that forks all the time, and one that execs mid-census
+p = start("forker")
+try:
+    rcs = [heapwatch("dump", "--json", p.pid)[0] for _ in range(10)]
+    R.check("forking target, 10 censuses: %d succeed, the rest exit 1" % rcs.count(0),
+            all(r in (0, 1) for r in rcs) and rcs.count(0) >= 1, str(rcs))
+    running_after(p.pid, "after fork churn")
+finally:
+    stop(p)
+res = []
+for delay in (0.0, 0.02, 0.05, 0.1, 0.2):
+    p = start("execer", delay)
+    try:
+        rc, out, err = heapwatch("dump", "--mode", "stopped", p.pid)
+        res.append((rc, err.strip()[:80]))
+        running_after(p.pid, "after exec")
+    finally:
+        stop(p)
+R.check("target execs during the census: exit 0 or 1, never a crash %s" % sorted(set(r[0] for r in res)),
+        all(r[0] in (0, 1) for r in res), str(res))
+
 # 9. a collection in progress (paused inside __del__) is never walked
 p = start("delcollect")
 try:

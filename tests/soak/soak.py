@@ -68,9 +68,8 @@ try:
             statsd.close()
             statsd_down = True
         elif int(el) % 20 == 15 and statsd_down:
-            port = statsd.port
-            statsd = Statsd(work)
-            statsd_down = statsd.port != port and False
+            statsd = Statsd(work, statsd.port, statsd.mgmt)
+            statsd_down = False
     end = rss_kb(d.pid)
     d.send_signal(signal.SIGTERM)
     rc = d.wait(30)
