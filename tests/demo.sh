@@ -25,7 +25,7 @@ time.sleep(3600)
 PYEOF
 "$PY" "$dir/leaky.py" > "$dir/out" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 i=0
 until grep -q ready "$dir/out" 2>/dev/null; do
 	i=$((i+1)); [ $i -gt 100 ] && { echo "demo: target did not start" >&2; exit 1; }

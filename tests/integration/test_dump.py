@@ -44,6 +44,9 @@ for label, exe in found:
     try:
         exact(label, exe)
         exact(label, exe, extra=("--mode", "stopped"))
+        if label == "debian-3.11":
+            # /proc/PID/mem, the reader used where process_vm_readv is not
+            exact(label, exe, extra=("--reader", "procfs"))
         exact(label, exe, ("--threads=8",))
         if ver >= (3, 7):
             hw = exact(label, exe, ("--freeze",))

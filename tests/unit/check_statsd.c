@@ -245,6 +245,57 @@ START_TEST(test_statsd_down_keeps_samples)
 }
 END_TEST
 
+START_TEST(test_tcp_delivery)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t l = sizeof sa;
+	struct hw_statsd_config c;
+	struct hw_ring *r = hw_ring_new(8, 8);
+	struct hw_sample s;
+	struct hw_err e;
+	char buf[8192];
+	size_t got = 0;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &l);
+	cfg(&c, ntohs(sa.sin_port), 1432);
+	c.protocol = HW_STATSD_TCP;
+	struct hw_statsd *sd = hw_statsd_open(&c, &e);
+
+	ck_assert_ptr_nonnull(sd);
+	mk(&s, "web", 7);
+	hw_ring_push(r, &s);
+	/* the non-blocking connect may need a moment: retry, bounded */
+	for (int i = 0; i < 100 && hw_ring_len(r); i++) {
+		(void)hw_statsd_flush(sd, r, NULL, &e);
+		if (hw_ring_len(r))
+			usleep(10000);
+	}
+	ck_assert_uint_eq(hw_ring_len(r), 0);
+	cfd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(cfd, 0);
+	while (got < sizeof buf - 1) {
+		ssize_t n = recv(cfd, buf + got, sizeof buf - 1 - got, MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = 0;
+	/* every line newline-terminated: statsd's TCP server drops a last
+	 * line without one */
+	ck_assert_msg(got > 0 && buf[got - 1] == '\n', "%s", buf);
+	ck_assert_msg(strstr(buf, "hw.web.7.gc_objects:42|g\n"), "%s", buf);
+	close(cfd);
+	close(lfd);
+	hw_statsd_close(sd);
+	hw_ring_free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("statsd");
@@ -258,6 +309,7 @@ int main(void)
 	tcase_add_test(tc, test_aggregate);
 	tcase_add_test(tc, test_udp_delivery_and_batching);
 	tcase_add_test(tc, test_statsd_down_keeps_samples);
+	tcase_add_test(tc, test_tcp_delivery);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
