@@ -655,32 +655,40 @@ static int check_pidfile(const char *s, char *why, size_t size)
 	return 0;
 }
 
-/* glibc's regcomp() is slow on some expressions that fit in a short
- * string, and it cannot be interrupted, so refuse them beforehand:
- *  - it unrolls repetitions into copies of what they repeat (regcomp.c,
- *    parse_dup_op: X{m,n} becomes n copies, X+ two), and stacked
- *    operators multiply: "a{1,32767}" takes seconds to compile,
- *    "((a{1,255}){1,255}){1,255}" gigabytes;
- *  - repetitions of repetitions that can match the empty string blow up
- *    its epsilon closures, exponentially once an anchor is involved:
- *    "^(b?+){1,20}" compiles for seconds, "$n*+*+*+*+*" for minutes.
- * So: at most RE_UNROLL_MAX nodes once unrolled, {m,n} only after a
- * single atom (a character, '.', a bracket expression), and repetitions
- * nested at most RE_NEST_MAX deep ("(-[a-z]+ )*" passes, "((a*)+)*" does
- * not).  Back-references, a GNU extension, can make matching exponential
- * and are refused too.  This is a deliberately simple scan; regcomp()
- * remains the judge of syntax. */
-#define RE_UNROLL_MAX 2000u
-#define RE_NEST_MAX 2u
+/* glibc's regcomp() takes exponential time or memory on some short
+ * expressions and cannot be interrupted, so match patterns are held to a
+ * shape it handles in well under a second (found by fuzzing check_match;
+ * times for glibc 2.36):
+ *  - it unrolls repetitions into copies (regcomp.c, parse_dup_op: X{m,n}
+ *    becomes n copies, X+ two) and stacked operators multiply:
+ *    "a{1,32767}" compiles for seconds, "((a{1,255}){1,255}){1,255}"
+ *    needs gigabytes.  So: at most RE_NODES_MAX nodes once unrolled,
+ *    {m,n} only after a single character, '.' or bracket expression, and
+ *    repetitions nested at most RE_NEST_MAX deep;
+ *  - a repetition of something that can match the empty string ("(b?)*",
+ *    "(b?|c?)+", "b**") makes epsilon closures explode, worse with
+ *    anchors: twenty "(b?|c?)+" take seconds.  Refused;
+ *  - each anchor multiplies the closures ("^b*$" thirty times: seconds),
+ *    so '^' may only start the expression and '$' end it, and GNU's
+ *    \b \< \> \` \' constraints are refused with the other backslash
+ *    letters (\w \s: write [[:alnum:]_], [[:space:]]);
+ *  - back-references (\1) make matching exponential.
+ * regcomp() remains the judge of syntax: the scan only measures. */
+#define RE_NODES_MAX 2000u
+#define RE_NEST_MAX 3u
 
-struct re_cost {
-	uint64_t nodes;      /* unrolled size, in atoms and operators */
-	unsigned nesting;    /* deepest repetition of a repetition */
-	bool group_interval; /* {m,n} after a group or another operator */
-	bool backref;
+enum re_verdict {
+	RE_OK,
+	RE_TOO_BIG,        /* more than RE_NODES_MAX nodes unrolled */
+	RE_TOO_DEEP,       /* repetitions nested more than RE_NEST_MAX */
+	RE_GROUP_INTERVAL, /* {m,n} after a group or an operator */
+	RE_NULLABLE,       /* a repetition of what can match "" */
+	RE_ANCHOR,         /* ^ or $ inside the expression */
+	RE_ESCAPE,         /* backslash and a letter */
+	RE_BACKREF,        /* backslash and a digit */
 };
 
-/* Leading decimal digits at *p, saturating above RE_UNROLL_MAX; advances
+/* Leading decimal digits at *p, saturating above RE_NODES_MAX; advances
  * *p.  Returns whether there were any. */
 static bool re_count(const char **p, uint64_t *v)
 {
@@ -688,7 +696,7 @@ static bool re_count(const char **p, uint64_t *v)
 
 	*v = 0;
 	for (; *q >= '0' && *q <= '9'; q++)
-		if (*v <= RE_UNROLL_MAX)
+		if (*v <= RE_NODES_MAX)
 			*v = *v * 10 + (uint64_t)(*q - '0');
 	if (q == *p)
 		return false;
@@ -697,9 +705,10 @@ static bool re_count(const char **p, uint64_t *v)
 }
 
 /* If p starts an interval ({n}, {n,}, {n,m} or glibc's {,m}), return its
- * last character and set *copies; else NULL (a literal '{', or an error
- * that regcomp() reports). */
-static const char *re_interval(const char *p, uint64_t *copies)
+ * last character and set *copies and *min; else NULL (a literal '{', or an
+ * error that regcomp() reports). */
+static const char *re_interval(const char *p, uint64_t *copies,
+			       uint64_t *min)
 {
 	const char *q = p + 1;
 	uint64_t lo = 0, hi = 0;
@@ -716,66 +725,126 @@ static const char *re_interval(const char *p, uint64_t *copies)
 	if (*q != '}' || (!have_lo && !have_hi))
 		return NULL;
 	*copies = hi > 1 ? hi : 1;
+	*min = lo;
 	return q;
 }
 
-/* Fill *c for the expression s; stops early (with a value past a limit)
- * once a limit is exceeded. */
-static void re_measure(const char *s, struct re_cost *c)
-{
-	/* Per open group: its size so far and its deepest nesting. */
-	uint64_t sum[HW_CONFIG_MATCH_MAX + 2], last = 0, copies;
-	unsigned nest[HW_CONFIG_MATCH_MAX + 2], last_nest = 0, depth = 0;
-	enum { NOTHING, ATOM, COMPOUND } prev = NOTHING;
-	const char *end;
+/* One open group, or the whole expression at depth 0. */
+struct re_group {
+	uint64_t size;          /* nodes so far */
+	unsigned nest;          /* deepest repetition nesting inside */
+	bool prefix_nullable;   /* the current branch before its last element
+				   can match "" */
+	bool any_nullable;      /* a finished branch can match "" */
+};
 
-	memset(c, 0, sizeof *c);
-	sum[0] = 0;
-	nest[0] = 0;
+/* The last element of the current branch. */
+struct re_elem {
+	bool present;
+	bool single;            /* one character, '.' or bracket expression */
+	bool nullable;
+	uint64_t size;
+	unsigned nest;
+};
+
+static void re_push(struct re_group *g, struct re_elem *last,
+		    uint64_t size, unsigned nest, bool nullable, bool single)
+{
+	if (last->present)
+		g->prefix_nullable = g->prefix_nullable && last->nullable;
+	last->present = true;
+	last->single = single;
+	last->nullable = nullable;
+	last->size = size;
+	last->nest = nest;
+	g->size += size;
+	if (nest > g->nest)
+		g->nest = nest;
+}
+
+static bool re_branch_nullable(const struct re_group *g,
+			       const struct re_elem *last)
+{
+	return g->prefix_nullable && (!last->present || last->nullable);
+}
+
+static enum re_verdict re_check(const char *s)
+{
+	struct re_group g[HW_CONFIG_MATCH_MAX + 2];
+	struct re_elem last = { false, false, false, 0, 0 };
+	size_t n = strlen(s);
+	unsigned depth = 0;
+
+	memset(&g[0], 0, sizeof g[0]);
+	g[0].prefix_nullable = true;
 	for (const char *p = s; *p; p++) {
-		copies = 0;
+		uint64_t copies = 0, min = 0;
+		const char *end;
+
 		switch (*p) {
 		case '(':
-			if (depth + 1 >= sizeof sum / sizeof sum[0])
-				break;
+			if (depth + 1 >= sizeof g / sizeof g[0])
+				return RE_TOO_DEEP;
+			if (last.present)
+				g[depth].prefix_nullable = g[depth].prefix_nullable &&
+							   last.nullable;
 			depth++;
-			sum[depth] = 0;
-			nest[depth] = 0;
-			last = 0;
-			last_nest = 0;
-			prev = NOTHING;
+			memset(&g[depth], 0, sizeof g[depth]);
+			g[depth].prefix_nullable = true;
+			last.present = false;
 			continue;
-		case ')':
+		case ')': {
+			uint64_t size;
+			unsigned nest;
+			bool nullable;
+
 			if (depth == 0)
 				break;  /* a literal, in glibc */
-			last = sum[depth] + 1;  /* the group is a node too */
-			last_nest = nest[depth];
+			nullable = g[depth].any_nullable ||
+				   re_branch_nullable(&g[depth], &last);
+			size = g[depth].size + 1;  /* the group is a node too */
+			nest = g[depth].nest;
 			depth--;
-			sum[depth] += last;
-			if (last_nest > nest[depth])
-				nest[depth] = last_nest;
-			prev = COMPOUND;
-			continue;
+			/* What preceded the group was folded into the
+			 * prefix when it opened. */
+			last.present = false;
+			re_push(&g[depth], &last, size, nest, nullable, false);
+			goto measure;
+		}
 		case '|':
-			sum[depth]++;
-			last = 0;
-			last_nest = 0;
-			prev = NOTHING;
+			g[depth].any_nullable = g[depth].any_nullable ||
+						re_branch_nullable(&g[depth], &last);
+			g[depth].prefix_nullable = true;
+			g[depth].size++;
+			last.present = false;
+			continue;
+		case '^':
+			if (p != s)
+				return RE_ANCHOR;
+			re_push(&g[depth], &last, 1, 0, true, false);
+			continue;
+		case '$':
+			if ((size_t)(p - s) != n - 1)
+				return RE_ANCHOR;
+			re_push(&g[depth], &last, 1, 0, true, false);
 			continue;
 		case '+':
 			copies = 2;
+			min = 1;
 			break;
 		case '*':
+			copies = 1;
+			break;
 		case '?':
 			copies = 1;
 			break;
 		case '{':
-			end = re_interval(p, &copies);
+			end = re_interval(p, &copies, &min);
 			if (!end)
 				break;
+			if (last.present && !last.single)
+				return RE_GROUP_INTERVAL;
 			p = end;
-			if (prev == COMPOUND)
-				c->group_interval = true;
 			break;
 		case '[':
 			/* A bracket expression is one atom; ']' right after
@@ -792,48 +861,60 @@ static void re_measure(const char *s, struct re_cost *c)
 			break;
 		case '\\':
 			if (p[1] >= '1' && p[1] <= '9')
-				c->backref = true;
+				return RE_BACKREF;
+			if ((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z') ||
+			    p[1] == '0' || p[1] == '`' || p[1] == '\'' ||
+			    p[1] == '<' || p[1] == '>')
+				return RE_ESCAPE;
 			if (p[1])
 				p++;
 			break;
 		default:
 			break;
 		}
-		if (copies) {
-			/* What the operator repeats, already counted once,
-			 * becomes copies of itself plus the operator's node;
-			 * a further operator repeats the whole. */
-			sum[depth] += last * (copies - 1) + 1;
-			last = last * copies + 1;
-			if (prev != NOTHING)
-				last_nest++;
-			if (last_nest > nest[depth])
-				nest[depth] = last_nest;
-			prev = COMPOUND;
+		if (copies && last.present) {
+			if (last.nullable)
+				return RE_NULLABLE;
+			/* What the operator repeats, counted once already,
+			 * becomes copies of itself plus the operator's node. */
+			g[depth].size += last.size * (copies - 1) + 1;
+			last.size = last.size * copies + 1;
+			last.nest++;
+			last.nullable = min == 0;
+			last.single = false;
+			if (last.nest > g[depth].nest)
+				g[depth].nest = last.nest;
 		} else {
-			last = 1;
-			last_nest = 0;
-			sum[depth]++;
-			prev = ATOM;
+			/* An atom, or an operator with nothing before it,
+			 * which regcomp() rejects or reads literally. */
+			re_push(&g[depth], &last, 1, 0, false, true);
 		}
-		if (sum[depth] > RE_UNROLL_MAX || last > RE_UNROLL_MAX ||
-		    nest[depth] > RE_NEST_MAX)
-			break;
+measure:
+		if (g[depth].size > RE_NODES_MAX || last.size > RE_NODES_MAX)
+			return RE_TOO_BIG;
+		if (g[depth].nest > RE_NEST_MAX)
+			return RE_TOO_DEEP;
 	}
-	while (depth > 0) {
-		sum[depth - 1] += sum[depth];
-		if (nest[depth] > nest[depth - 1])
-			nest[depth - 1] = nest[depth];
+	while (depth > 0) {   /* unclosed groups: regcomp will say */
+		g[depth - 1].size += g[depth].size;
 		depth--;
 	}
-	c->nodes = sum[0] > last ? sum[0] : last;
-	c->nesting = nest[0];
+	return g[0].size > RE_NODES_MAX ? RE_TOO_BIG : RE_OK;
 }
 
 static int check_match(const char *s, char *why, size_t size)
 {
+	static const char *const verdicts[] = {
+		[RE_TOO_BIG] = "is too complex: its repetitions unroll to more than 2000 elements",
+		[RE_TOO_DEEP] = "is too complex: it nests repetitions more than 3 deep",
+		[RE_GROUP_INTERVAL] = "is too complex: {m,n} may only follow a character, '.' or a bracket expression",
+		[RE_NULLABLE] = "is too complex: it repeats something that can match the empty string",
+		[RE_ANCHOR] = "has '^' or '$' inside: '^' may only start the expression and '$' end it",
+		[RE_ESCAPE] = "has a GNU escape such as \\b, \\< or \\w: use bracket expressions such as [[:space:]]",
+		[RE_BACKREF] = "has a back-reference (\\1..\\9), which can make matching take exponential time",
+	};
 	char shown[64], msg[256];
-	struct re_cost cost;
+	enum re_verdict v;
 	regex_t re;
 	int rc;
 
@@ -844,25 +925,9 @@ static int check_match(const char *s, char *why, size_t size)
 			return -1;
 		}
 	}
-	re_measure(s, &cost);
-	if (cost.group_interval) {
-		snprintf(why, size, "'%s' is too complex: {m,n} may only follow a character, '.' or a bracket expression",
-			 shown);
-		return -1;
-	}
-	if (cost.nesting > RE_NEST_MAX) {
-		snprintf(why, size, "'%s' is too complex: it nests repetitions more than %u deep",
-			 shown, RE_NEST_MAX);
-		return -1;
-	}
-	if (cost.nodes > RE_UNROLL_MAX) {
-		snprintf(why, size, "'%s' is too complex: its repetitions unroll to more than %u elements",
-			 shown, RE_UNROLL_MAX);
-		return -1;
-	}
-	if (cost.backref) {
-		snprintf(why, size, "'%s' has a back-reference (\\1..\\9), which can make matching take exponential time",
-			 shown);
+	v = re_check(s);
+	if (v != RE_OK) {
+		snprintf(why, size, "'%s' %s", shown, verdicts[v]);
 		return -1;
 	}
 	rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);

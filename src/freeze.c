@@ -23,17 +23,10 @@
 #include <time.h>
 
 #include "heapwatch/proc.h"
+#include "heapwatch/units.h"
 
 #define MAX_PASSES 100
 #define MAX_WAIT_STOPS 64
-
-uint64_t hw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void hw_freeze_init(struct hw_freeze *f)
 {

@@ -12,11 +12,11 @@
  * list heads never carry them.
  */
 #include "heapwatch/gcwalk.h"
+#include "heapwatch/units.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define LINK_MASK (~(uint64_t)3)
 #define PREV_COLLECTING 2u
@@ -102,14 +102,6 @@ struct gcstate {
 	uint64_t gens;   /* address of the first generation head */
 	uint64_t base;   /* address of struct _gc_runtime_state, or 0 */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int plausible_ptr(uint64_t p)
 {
@@ -319,7 +311,7 @@ static int walk_list(struct walker *w, uint64_t head, unsigned idx,
 					  "more than %llu objects: list does not end",
 					  (unsigned long long)w->max);
 		if ((count & (CLOCK_EVERY - 1)) == CLOCK_EVERY - 1 &&
-		    w->opts && w->opts->deadline_ns && now_ns() > w->opts->deadline_ns) {
+		    w->opts && w->opts->deadline_ns && hw_now_ns() > w->opts->deadline_ns) {
 			w->st->partial = 1;
 			w->out_of_time = 1;
 			break;

@@ -1,12 +1,12 @@
 /* snap.c - page-granular local copies of remote memory; see snap.h. */
 #include "heapwatch/snap.h"
+#include "heapwatch/units.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #define PAGE HW_SNAP_PAGE
 #define PAGE_MASK (~(uint64_t)(PAGE - 1))
@@ -474,14 +474,6 @@ int hw_snap_read_u64(struct hw_snap *s, uint64_t addr, uint64_t *out,
 	return hw_snap_read(s, addr, out, sizeof *out, e);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int hw_snap_fill_prepare(struct hw_snap *s, const struct hw_pageset *ps,
 			 struct hw_err *e)
 {
@@ -548,7 +540,7 @@ static void *copy_range(void *arg)
 	while (j->done < j->to) {
 		size_t n = j->to - j->done < 1024 ? j->to - j->done : 1024;
 
-		if (j->deadline_ns && now_ns() > j->deadline_ns) {
+		if (j->deadline_ns && hw_now_ns() > j->deadline_ns) {
 			j->rc = 1;
 			break;
 		}
@@ -564,7 +556,7 @@ static void *copy_range(void *arg)
 int hw_snap_fill_copy(struct hw_snap *s, uint64_t deadline_ns, struct hw_err *e)
 {
 	struct hw_mem_stats before, after;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = hw_now_ns();
 	size_t done = 0;
 	int partial = 0;
 	struct copy_job jobs[2];
@@ -639,7 +631,7 @@ int hw_snap_fill_copy(struct hw_snap *s, uint64_t deadline_ns, struct hw_err *e)
 	hw_mem_get_stats(s->mem, &after);
 	s->st.fill_bytes = after.bytes - before.bytes;
 	s->st.fill_calls = after.calls - before.calls;
-	s->st.fill_ns = now_ns() - t0;
+	s->st.fill_ns = hw_now_ns() - t0;
 	return partial;
 }
 

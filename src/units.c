@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Leading decimal digits into *v; returns the rest, or NULL on overflow
  * or when there are no digits. */
@@ -87,4 +88,12 @@ void hw_format_duration(uint64_t ns, char *buf, unsigned size)
 			return;
 		}
 	snprintf(buf, size, "%lluns", (unsigned long long)ns);
+}
+
+uint64_t hw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -65,9 +65,11 @@ struct hw_config_target {
 	char *pidfile;      /* by == HW_TARGET_PIDFILE: absolute path; else
 			       NULL.  Owned by the struct hw_config. */
 	char *match;        /* by == HW_TARGET_MATCH: POSIX extended regex
-			       over the command line, already checked with
-			       regcomp(REG_EXTENDED | REG_NOSUB); else NULL.
-			       Owned by the struct hw_config. */
+			       over the command line, already compiled once
+			       with regcomp(REG_EXTENDED | REG_NOSUB) and of
+			       a shape glibc compiles and matches quickly
+			       (heapwatch.yaml(5)); else NULL.  Owned by the
+			       struct hw_config. */
 	bool children;      /* sample the children of the selected
 			       process(es), not the processes themselves */
 };

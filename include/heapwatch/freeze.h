@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "heapwatch/err.h"
+#include "heapwatch/units.h"
 
 
 
@@ -54,7 +55,6 @@ uint64_t hw_freeze_elapsed_ns(const struct hw_freeze *f);
 
 void hw_freeze_fini(struct hw_freeze *f);
 
-/* CLOCK_MONOTONIC in ns. */
-uint64_t hw_now_ns(void);
+/* (hw_now_ns(), the clock of t_begin_ns/t_end_ns, is in units.h.) */
 
 #endif

@@ -1,4 +1,5 @@
-/* units.h - durations and sizes as people write them. */
+/* units.h - durations and sizes as people write them, and the clock they
+ * are measured with. */
 #ifndef HEAPWATCH_UNITS_H
 #define HEAPWATCH_UNITS_H
 
@@ -13,6 +14,9 @@ int hw_parse_duration(const char *s, uint64_t *ns);
  * an optional unit (B, KiB, MiB, GiB, TiB; KB, MB, GB as powers of 1000).
  * Returns 0 and sets *bytes, or -1. */
 int hw_parse_size(const char *s, uint64_t *bytes);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t hw_now_ns(void);
 
 /* Format ns as the shortest exact duration ("1500ms", "10s"). */
 void hw_format_duration(uint64_t ns, char *buf, unsigned size);

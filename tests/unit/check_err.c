@@ -1,5 +1,7 @@
 /* check_err.c - the error channel. */
 #include <check.h>
+
+#include "runner.h"
 #include <errno.h>
 #include <string.h>
 
@@ -51,16 +53,10 @@ int main(void)
 {
 	Suite *s = suite_create("err");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(tc, test_chain);
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_truncation);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return hw_run_suite(s);
 }

@@ -2,6 +2,8 @@
  * exact counts and names, every flavour of corruption ending in a clear
  * error, snapshots that lack pages, and the 2.7 / 3.11 / 3.14.0 layouts. */
 #include <check.h>
+
+#include "runner.h"
 #include <string.h>
 
 #include "heapwatch/gcwalk.h"
@@ -401,8 +403,6 @@ int main(void)
 {
 	Suite *s = suite_create("gcwalk");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(tc, test_311_exact);
 	tcase_add_test(tc, test_3140_exact);
@@ -421,9 +421,5 @@ int main(void)
 	tcase_add_test(tc, test_max_objects);
 	tcase_add_test(tc, test_pageset);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return hw_run_suite(s);
 }

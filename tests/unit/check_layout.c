@@ -3,6 +3,8 @@
  * (synthetic) target memory, and clear refusals for free-threaded and
  * unknown builds. */
 #include <check.h>
+
+#include "runner.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -128,17 +130,11 @@ int main(void)
 {
 	Suite *s = suite_create("layout");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(tc, test_tables_by_version);
 	tcase_add_test(tc, test_debug_offsets_and_crosscheck);
 	tcase_add_test(tc, test_free_threaded_refused);
 	tcase_add_test(tc, test_unknown_version_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return hw_run_suite(s);
 }

@@ -3,6 +3,8 @@
  * delivery over a real UDP socket, and samples kept while statsd is down. */
 #include <arpa/inet.h>
 #include <check.h>
+
+#include "runner.h"
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -300,8 +302,6 @@ int main(void)
 {
 	Suite *s = suite_create("statsd");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(tc, test_sanitize);
 	tcase_add_test(tc, test_format);
@@ -311,9 +311,5 @@ int main(void)
 	tcase_add_test(tc, test_statsd_down_keeps_samples);
 	tcase_add_test(tc, test_tcp_delivery);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return hw_run_suite(s);
 }
