@@ -497,6 +497,17 @@ static int census_body(struct hw_session *s, struct hw_census *c,
 	return stopped_once(s, c, e);
 }
 
+/* Name the pid once: lower layers may have named it already. */
+static int prefix_pid(struct hw_err *e, pid_t pid)
+{
+	char head[32];
+
+	snprintf(head, sizeof head, "pid %d:", (int)pid);
+	if (strncmp(e->msg, head, strlen(head)) == 0)
+		return -1;
+	return hw_err_prefix(e, "pid %d", (int)pid);
+}
+
 static uint64_t cpu_ns(void)
 {
 	struct timespec ts;
@@ -546,7 +557,7 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 		return -1;
 	c->starttime = st.starttime;
 	if (hw_proc_mem(s->pid, &c->mem, e) < 0)
-		return hw_err_prefix(e, "pid %d", (int)s->pid);
+		return prefix_pid(e, s->pid);
 	for (unsigned b = 0;; b++) {
 		rc = census_body(s, c, e);
 		if (rc == 0 || e->code != HW_EBUSY || b >= s->opts.busy_retries)
@@ -563,7 +574,7 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 		else if (e->code != HW_ENOPROC && st.starttime != c->starttime)
 			hw_err_set(e, HW_EEXITED, 0,
 				   "process exited during the census (pid reused)");
-		return hw_err_prefix(e, "pid %d", (int)s->pid);
+		return prefix_pid(e, s->pid);
 	}
 	c->cpu_ns = cpu_ns() - cpu0;
 	measure_floor(s, c);

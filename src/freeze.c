@@ -132,6 +132,27 @@ static int wait_stopped(pid_t tid, int *sig, int *group_stop)
 	return -1;
 }
 
+/* A thread that is gone or a zombie (exit_state set): the kernel's
+ * ptrace_attach() answers EPERM for it, which is not a permission
+ * problem. */
+static int thread_exiting(pid_t pid, pid_t tid)
+{
+	char path[96], buf[512];
+	FILE *fp;
+	size_t n;
+	char *p;
+
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return 1;
+	n = fread(buf, 1, sizeof buf - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x';
+}
+
 static int seize_one(struct hw_freeze *f, pid_t tid, struct hw_err *e)
 {
 	int sig, gs, r;
@@ -141,6 +162,8 @@ static int seize_one(struct hw_freeze *f, pid_t tid, struct hw_err *e)
 
 		if (err == ESRCH)
 			return 0; /* exited meanwhile */
+		if (err == EPERM && thread_exiting(f->pid, tid))
+			return 0; /* ptrace_attach refuses a task already exiting */
 		if (err == EPERM) {
 			char why[512];
 
