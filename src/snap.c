@@ -10,7 +10,7 @@
 
 #define PAGE HW_SNAP_PAGE
 #define PAGE_MASK (~(uint64_t)(PAGE - 1))
-#define SLAB_MIN (8u << 20)
+#define SLAB_MAX (64u << 20)
 #define SEG_MAX HW_SNAP_BLOCK
 /* Pieces of a bulk copy: larger pieces mean fewer iovecs for the kernel
  * to walk (process_vm_readv(2) measured here: 8.0 GB/s in 64 KiB pieces,
@@ -269,7 +269,10 @@ static char *alloc_pages(struct hw_snap *s, size_t len, struct hw_err *e)
 	if (!ns)
 		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating snapshot storage"), NULL;
 	s->slabs = ns;
-	size_t size = len > SLAB_MIN ? len : SLAB_MIN;
+	/* Slabs grow geometrically from 1 MiB to SLAB_MAX: small heaps
+	 * stay small, large ones need few slabs. */
+	size_t grow = s->nslabs < 6 ? (size_t)1 << (20 + s->nslabs) : SLAB_MAX;
+	size_t size = len > grow ? len : grow;
 	char *mem = NULL;
 
 	/* 2 MiB aligned, and huge pages where the kernel allows: a copy of
