@@ -74,8 +74,8 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(B)/libheapwatch.a
 
 # --- set-up: everything a fresh Debian 12 needs, installed when missing ---
 DEPS_BUILD := gcc make pkg-config libelf-dev libdw-dev libyaml-dev check
-DEPS_TEST := python3 python3.11-dbg gunicorn valgrind clang \
-	systemd procps iproute2 man-db groff-base cppcheck
+DEPS_TEST := python3 python3.11-dbg gunicorn valgrind strace binutils \
+	systemd procps man-db groff-base
 STATSD_VERSION := 0.9.0
 deps:
 	@sh tests/install-deps.sh $(DEPS_BUILD)
@@ -118,6 +118,7 @@ valgrind: all
 	@sh tests/run-valgrind.sh $(B)/heapwatch
 
 lint: all
+	@sh tests/install-deps.sh cppcheck systemd man-db groff-base
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr -Iinclude -D_GNU_SOURCE src
 	@mkdir -p $(B)/lint && sed 's|@BINDIR@|$(CURDIR)/$(B)|g; s|@SYSCONFDIR@|$(CURDIR)/conf|g' \

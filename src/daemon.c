@@ -245,6 +245,9 @@ static void sample_proc(struct daemon *d, struct target_state *t,
 		o.max_pause_ns = d->cfg.max_pause_ns;
 		o.snapshot_limit = d->cfg.snapshot_limit;
 		o.shared_snap = d->snap;
+		/* A target in a long collection is sampled next interval
+		 * rather than holding up the others. */
+		o.busy_retries = 3;
 		p->sess = hw_session_open(p->id.pid, &o, &e);
 		if (!p->sess)
 			goto failed;
