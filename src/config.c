@@ -215,14 +215,15 @@ static const struct unit size_units[] = {
 	{ NULL, 0 },
 };
 
-/* The largest unit that divides v exactly: "10s", "256MiB". */
+/* The largest unit that divides v exactly: "10s", "256MiB"; 0 takes the
+ * smallest unit. */
 static void format_units(uint64_t v, const struct unit *u, char *buf,
 			 size_t size)
 {
-	for (; u->name; u++)
-		if (u->mul == 1 || (v && v % u->mul == 0))
+	for (; u[1].name; u++)
+		if (v && v % u->mul == 0)
 			break;
-	if (!u->name) {         /* no unit of 1: durations below 1ms */
+	if (v % u->mul) {       /* durations below 1ms: never in range */
 		snprintf(buf, size, "%lluns", (unsigned long long)v);
 		return;
 	}
