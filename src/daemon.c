@@ -237,7 +237,6 @@ static void sample_proc(struct daemon *d, struct target_state *t,
 	int ok = 0;
 
 	hw_err_clear(&e);
-	(void)hw_proc_mem(p->id.pid, &mem, NULL);
 	if (p->retry_at_ns && now < p->retry_at_ns)
 		goto done;
 	if (!p->sess) {
@@ -283,6 +282,12 @@ failed:
 		p->sess = NULL;
 	}
 done:
+	/* The census read the memory figures itself; otherwise read them
+	 * here, so a process we cannot census still shows its RSS. */
+	if (ok)
+		mem = d->census.mem;
+	else
+		(void)hw_proc_mem(p->id.pid, &mem, NULL);
 	fill_sample(d, s, t, p, &d->census, ok, &mem);
 }
 
