@@ -132,6 +132,7 @@ soak: all
 	@/usr/bin/python3 tests/soak/soak.py $(B)/heapwatch
 
 bench: all
+	@sh tests/install-deps.sh python3-objgraph python3.11-dbg
 	@sh tests/bench/run.sh $(B)/heapwatch
 
 fuzz:

@@ -3,8 +3,9 @@
 # pause as the target itself saw it.  Python 3.6+.
 # Args: --objects N --threads T --freeze --payload-mb M
 # Commands on stdin (one byte): 'r' reset the ticker's max gap, 'm' print
-# it (microseconds), 'c' time in-process censuses (typestats-style and
-# Counter-style, medians of 5) and print them, 'q' quit.
+# it (microseconds), 'c' time in-process censuses (objgraph.typestats,
+# a Counter over type names, the lean inlined loop; medians of 5) and
+# print them, 'q' quit.
 import gc
 import os
 import sys
@@ -71,8 +72,25 @@ if FREEZE:
     gc.freeze()
 
 
+# The baseline the issue names: objgraph's own typestats(), from Debian's
+# python3-objgraph (pure Python, loaded by path into any CPython 3).
+try:
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import objgraph
+    sys.path.pop()
+    HAVE_OBJGRAPH = True
+except ImportError:
+    HAVE_OBJGRAPH = False
+
+
 def typestats():
-    # objgraph.typestats(shortnames=True), inlined (no objgraph here)
+    if HAVE_OBJGRAPH:
+        return objgraph.typestats(shortnames=True)
+    return lean()
+
+
+def lean():
+    # the leanest in-process loop: objgraph's, inlined
     stats = {}
     for o in gc.get_objects():
         n = type(o).__name__
@@ -107,7 +125,7 @@ while True:
     elif c == "c":
         if FREEZE:
             gc.unfreeze()   # in-process counting cannot see the permanent generation
-        sys.stdout.write("%.3f %.3f\n" % (median_ms(typestats), median_ms(counter)))
+        sys.stdout.write("%.3f %.3f %.3f\n" % (median_ms(typestats), median_ms(counter), median_ms(lean)))
         if FREEZE:
             gc.freeze()
     else:
