@@ -227,8 +227,16 @@ struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 		hw_census_opts_default(&s->opts);
 	hw_pageset_init(&s->plan);
 	hw_typecount_init(&s->tc);
-	if (hw_target_open(&s->target, pid, e) < 0)
+	if (hw_target_open(&s->target, pid, e) < 0) {
+		if (e->code == HW_EPERM) {
+			/* Say what grants access, not just what failed. */
+			char why[512];
+
+			hw_proc_explain_eperm(pid, why, sizeof why);
+			hw_err_set(e, HW_EPERM, 0, "pid %d: %s", (int)pid, why);
+		}
 		goto fail;
+	}
 	if (!(s->mem = hw_mem_open_pid(pid, s->opts.mem_kind, e))) {
 		hw_err_prefix(e, "pid %d", (int)pid);
 		goto fail;

@@ -113,6 +113,18 @@ sl.kill()
 sl.wait()
 rc, out, err = heapwatch("dump", "--top", "x", "1")
 R.check("usage error: exit 2", rc == 2, err)
+if os.geteuid() == 0 and os.access("/usr/bin/setpriv", os.X_OK):
+    p = start("big", 10)
+    try:
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "--inh-caps=-all", HEAPWATCH, "dump", str(p.pid)],
+                           capture_output=True, text=True)
+        R.check("unprivileged user: exit 1 saying what grants access",
+                r.returncode == 1 and "need root or CAP_SYS_PTRACE" in r.stderr, r.stderr.strip())
+    finally:
+        stop(p)
+else:
+    R.skip("unprivileged user", "not root or no setpriv")
 
 # 4. the target dies during the census
 p = start("big", 1000000)
