@@ -460,7 +460,7 @@ static void flush(struct daemon *d)
 		.max_pause_us = d->health.max_pause_us,
 	};
 
-	if (hw_statsd_flush(d->statsd, d->ring, &h, &e) < 0)
+	if (hw_statsd_flush(d->statsd, d->ring, &h, mono_ns(), &e) < 0)
 		log_err(HW_LOG_DEBUG, "statsd", &e);
 }
 

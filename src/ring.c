@@ -1,12 +1,13 @@
 /* ring.c - the sample ring; see include/heapwatch/ring.h. */
 #include "heapwatch/ring.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 struct hw_ring {
 	struct hw_sample *slots;
-	struct hw_sample_type *types;
-	size_t cap, head, len;     /* head: index of the oldest */
+	struct hw_sample_type *types;  /* cap * cap_types, slot i at i * cap_types */
+	size_t cap, head, len;         /* head: slot of the oldest sample */
 	uint64_t dropped;
 };
 
@@ -14,15 +15,24 @@ struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types)
 {
 	struct hw_ring *r;
 
-	if (capacity == 0)
+	if (capacity == 0) {
+		errno = EINVAL;
 		return NULL;
+	}
+	if (cap_types && capacity > SIZE_MAX / sizeof(struct hw_sample_type) / cap_types) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
 	r->slots = calloc(capacity, sizeof *r->slots);
-	r->types = calloc(capacity * (cap_types ? cap_types : 1), sizeof *r->types);
+	/* calloc(0) may return NULL: allocate one entry so that NULL always
+	 * means out of memory. */
+	r->types = calloc(cap_types ? capacity * cap_types : 1, sizeof *r->types);
 	if (!r->slots || !r->types) {
 		hw_ring_free(r);
+		errno = ENOMEM;
 		return NULL;
 	}
 	for (size_t i = 0; i < capacity; i++) {
@@ -44,16 +54,12 @@ void hw_ring_free(struct hw_ring *r)
 
 void hw_ring_push(struct hw_ring *r, const struct hw_sample *s)
 {
-	size_t at;
-
 	if (r->len == r->cap) {
-		/* full: the oldest goes */
 		r->head = (r->head + 1) % r->cap;
 		r->len--;
 		r->dropped++;
 	}
-	at = (r->head + r->len) % r->cap;
-	hw_sample_copy(&r->slots[at], s);
+	hw_sample_copy(&r->slots[(r->head + r->len) % r->cap], s);
 	r->len++;
 }
 
@@ -72,6 +78,17 @@ void hw_ring_pop(struct hw_ring *r, size_t n)
 	r->len -= n;
 }
 
-size_t hw_ring_len(const struct hw_ring *r) { return r->len; }
-size_t hw_ring_capacity(const struct hw_ring *r) { return r->cap; }
-uint64_t hw_ring_dropped(const struct hw_ring *r) { return r->dropped; }
+size_t hw_ring_len(const struct hw_ring *r)
+{
+	return r->len;
+}
+
+size_t hw_ring_capacity(const struct hw_ring *r)
+{
+	return r->cap;
+}
+
+uint64_t hw_ring_dropped(const struct hw_ring *r)
+{
+	return r->dropped;
+}

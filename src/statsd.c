@@ -1,4 +1,4 @@
-/* statsd.c - gauges to statsd; see include/heapwatch/statsd.h. */
+/* statsd.c - the statsd client; see include/heapwatch/statsd.h. */
 #include "heapwatch/statsd.h"
 
 #include <errno.h>
@@ -10,193 +10,696 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NODE_MAX 100
-#define LINE_MAX_ 1024
-#define FORMAT_MAX (64 * 1024 + 4096)
+/* The longest path: a 256-byte template of "{prefix}" placeholders, each
+ * 128 bytes, and ":" 20 digits "|g". */
+_Static_assert(HW_STATSD_LINE_MAX >=
+	       HW_CONFIG_PATH_MAX / 8 * HW_CONFIG_PREFIX_MAX + 1 + 20 + 2 + 1,
+	       "a line of the longest template does not fit");
+
+enum conn_state { CONN_CLOSED, CONN_CONNECTING, CONN_READY };
 
 struct hw_statsd {
-	struct hw_statsd_config c;
+	struct hw_statsd_config c;   /* defaults filled in */
+	char host[HW_CONFIG_HOST_MAX + 1]; /* without [] around IPv6 */
+	char label[HW_CONFIG_HOST_MAX + 32]; /* "statsd HOST:PORT/udp" */
+	int tcp;
+
 	int fd;
-	int connected;           /* TCP: connection established */
-	char *pkt;               /* packet being built */
-	size_t pktlen;
-	char *lines;             /* one sample's lines */
+	enum conn_state state;
+	unsigned addr_next;          /* index of the address to try next */
+	unsigned naddr;              /* addresses at the last resolution */
+	uint64_t retry_at_ns;        /* CLOSED: no attempt before */
+	uint64_t backoff_ns;         /* 0 after a success */
+	uint64_t connect_since_ns;   /* CONNECTING: first seen at, 0 unset */
+	int last_errno;
+	int noname;                  /* the last resolution: EAI_NONAME */
+
+	/* The head sample's lines [0, cur_line) are sent; valid while the
+	 * ring's dropped count is cur_dropped (else the head was
+	 * overwritten). */
+	size_t cur_line;
+	uint64_t cur_dropped;
+
+	/* TCP: a packet cut short; pkt[pkt_off..pkt_len) is still to go,
+	 * before anything else.  pend_pop: it ends a sample, pop that
+	 * sample once written (if the ring did not drop it meanwhile,
+	 * pend_dropped). */
+	int pending;
+	int pend_pop;
+	uint64_t pend_dropped;
+	size_t pkt_off;
+
+	struct hw_statsd_stats st;
+	size_t budget;               /* bytes of lines + '\n's per packet */
+	size_t pkt_len;
+	char pkt[];                  /* budget bytes */
 };
 
-void hw_statsd_sanitize(const char *in, char *out, size_t size)
+/* ------------------------------------------------------------------ */
+/* names and lines */
+
+static int node_char(unsigned char ch)
 {
-	size_t n = 0;
-	int replaced = 0;   /* the last byte out replaced a run */
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+}
 
-	if (size == 0)
+void hw_statsd_sanitize(const char *in, char *out, size_t outsize)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t cap, n = 0;
+	int in_run = 0, cut = 0;
+	uint32_t h = 2166136261u;   /* FNV-1a */
+
+	if (outsize == 0)
 		return;
-	for (const unsigned char *p = (const unsigned char *)in; *p && n + 1 < size; p++) {
-		int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			 (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
-
-		if (ok) {
-			out[n++] = (char)*p;
-			replaced = 0;
-		} else if (!replaced) {
-			out[n++] = '_';
-			replaced = 1;
+	cap = outsize - 1 < HW_STATSD_NODE_MAX ? outsize - 1 : HW_STATSD_NODE_MAX;
+	for (; *p; p++) {
+		h = (h ^ *p) * 16777619u;
+		if (cut)
+			continue;
+		if (node_char(*p)) {
+			in_run = 0;
+		} else if (in_run) {
+			continue;
+		} else {
+			in_run = 1;
 		}
+		if (n == cap) {
+			cut = 1;
+			continue;
+		}
+		out[n++] = in_run ? '_' : (char)*p;
 	}
-	if (n == 0)
+	if (cut && cap >= 16) {
+		n = cap - 9;
+		snprintf(out + n, 10, "_%08x", (unsigned)h);
+		n += 9;
+	}
+	if (n == 0 && cap > 0)
 		out[n++] = '_';
 	out[n] = '\0';
 }
 
-/* Render the template for one metric; metric may hold dots (types.x). */
-static int render(const struct hw_statsd_config *c, const struct hw_sample *s,
-		  const char *metric, char *out, size_t size)
+/* Copy v into out at *n, at most size - 1 bytes in all; -1 if cut. */
+static int put(char *out, size_t size, size_t *n, const char *v, size_t len)
 {
-	char target[NODE_MAX + 1], pid[24];
-	size_t n = 0;
-
-	hw_statsd_sanitize(s->target, target, sizeof target);
-	if (s->pid)
-		snprintf(pid, sizeof pid, "%d", (int)s->pid);
-	else
-		snprintf(pid, sizeof pid, "all");
-	for (const char *t = c->path; *t;) {
-		const char *v = NULL;
-		size_t skip = 0;
-
-		if (strncmp(t, "{prefix}", 8) == 0)
-			v = c->prefix, skip = 8;
-		else if (strncmp(t, "{target}", 8) == 0)
-			v = target, skip = 8;
-		else if (strncmp(t, "{pid}", 5) == 0)
-			v = pid, skip = 5;
-		else if (strncmp(t, "{metric}", 8) == 0)
-			v = metric, skip = 8;
-		if (v) {
-			size_t l = strlen(v);
-
-			if (n + l >= size)
-				return -1;
-			memcpy(out + n, v, l);
-			n += l;
-			t += skip;
-		} else {
-			if (n + 1 >= size)
-				return -1;
-			out[n++] = *t++;
-		}
-	}
-	out[n] = '\0';
+	if (len >= size - *n)
+		return -1;
+	memcpy(out + *n, v, len);
+	*n += len;
+	out[*n] = '\0';
 	return 0;
 }
 
-static int line(const struct hw_statsd_config *c, const struct hw_sample *s,
-		const char *metric, uint64_t v, char *buf, size_t size, size_t *len)
+/* Only [A-Za-z0-9_-] and '.' between non-empty nodes may reach a path,
+ * whatever the template, prefix or names held: other bytes become '_',
+ * empty nodes (a leading, trailing or double '.') go.  Config already
+ * refuses such templates and prefixes; this holds for any struct. */
+static size_t clean_path(char *p, size_t len)
 {
-	char path[LINE_MAX_];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+
+		if (ch == '.') {
+			if (n == 0 || p[n - 1] == '.')
+				continue;
+		} else if (!node_char((unsigned char)ch)) {
+			ch = '_';
+		}
+		p[n++] = ch;
+	}
+	while (n > 0 && p[n - 1] == '.')
+		n--;
+	p[n] = '\0';
+	return n;
+}
+
+static const char *tmpl(const struct hw_statsd_config *c)
+{
+	return c->path[0] ? c->path : HW_STATSD_PATH_DEFAULT;
+}
+
+/* "<path>:<v>|g" into line (HW_STATSD_LINE_MAX); returns its length, or
+ * 0 if it did not fit (impossible for a NUL-terminated config, see the
+ * static assertion). */
+static size_t render(const struct hw_statsd_config *c, const char *target,
+		     const char *pid, const char *metric, uint64_t v,
+		     char *line)
+{
+	const size_t size = HW_STATSD_LINE_MAX;
+	char val[32];
+	size_t n = 0;
 	int w;
 
-	if (render(c, s, metric, path, sizeof path) < 0)
-		return -1;
-	w = snprintf(buf + *len, size - *len, "%s:%llu|g\n", path, (unsigned long long)v);
-	if (w < 0 || (size_t)w >= size - *len)
-		return -1;
-	*len += (size_t)w;
+	line[0] = '\0';
+	for (const char *t = tmpl(c); *t;) {
+		static const struct { const char *key; size_t len; int which; } ph[] = {
+			{ "{prefix}", 8, 0 }, { "{target}", 8, 1 },
+			{ "{pid}", 5, 2 }, { "{metric}", 8, 3 },
+		};
+		const char *vals[4] = { c->prefix, target, pid, metric };
+		size_t i;
+
+		for (i = 0; i < 4; i++)
+			if (strncmp(t, ph[i].key, ph[i].len) == 0)
+				break;
+		if (i < 4) {
+			const char *x = vals[ph[i].which];
+
+			if (put(line, size, &n, x, strnlen(x, size)) < 0)
+				return 0;
+			t += ph[i].len;
+		} else {
+			if (put(line, size, &n, t, 1) < 0)
+				return 0;
+			t++;
+		}
+	}
+	n = clean_path(line, n);
+	if (n == 0)
+		return 0;
+	w = snprintf(val, sizeof val, ":%llu|g", (unsigned long long)v);
+	if (put(line, size, &n, val, (size_t)w) < 0)
+		return 0;
+	return n;
+}
+
+int hw_statsd_format_sample(const struct hw_statsd_config *c,
+			    const struct hw_sample *s, hw_statsd_line_fn fn,
+			    void *arg)
+{
+	char line[HW_STATSD_LINE_MAX];
+	char target[HW_TARGET_NAME_MAX], pid[24];
+	char metric[6 + HW_STATSD_NODE_MAX + 1];
+	const int agg = s->pid == 0;
+	/* Memory figures are signed only to say "unknown" (-1): those are
+	 * left out, the rest sent unsigned. */
+	const struct { const char *name; int on; uint64_t v; } fig[] = {
+		{ "rss_bytes", s->rss >= 0, (uint64_t)s->rss },
+		{ "pss_bytes", s->pss >= 0, (uint64_t)s->pss },
+		{ "uss_bytes", s->uss >= 0, (uint64_t)s->uss },
+		{ "swap_bytes", s->swap >= 0, (uint64_t)s->swap },
+		{ "max_rss_bytes", agg && s->max_rss >= 0, (uint64_t)s->max_rss },
+		{ "processes", agg, s->nprocs },
+		{ "processes_censused", agg, s->nprocs_ok },
+		{ "gc_objects", s->ok, s->gc_objects },
+		{ "pause_us", s->ok, s->pause_us },
+		{ "partial", s->ok, s->partial != 0 },
+	};
+	size_t len;
+	int rc;
+
+	hw_statsd_sanitize(s->target, target, sizeof target);
+	if (agg)
+		snprintf(pid, sizeof pid, "all");
+	else
+		snprintf(pid, sizeof pid, "%lld", (long long)s->pid);
+	for (size_t i = 0; i < sizeof fig / sizeof fig[0]; i++) {
+		if (!fig[i].on)
+			continue;
+		len = render(c, target, pid, fig[i].name, fig[i].v, line);
+		if (len && (rc = fn(arg, line, len)) != 0)
+			return rc;
+	}
+	if (!s->ok)
+		return 0;
+	for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
+		char name[HW_SAMPLE_NAME_MAX];
+
+		/* the type's name may fill its array without a NUL */
+		memcpy(name, s->types[i].name, sizeof name);
+		name[sizeof name - 1] = '\0';
+		memcpy(metric, "types.", 6);
+		hw_statsd_sanitize(name, metric + 6, sizeof metric - 6);
+		len = render(c, target, pid, metric, s->types[i].count, line);
+		if (len && (rc = fn(arg, line, len)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+struct fmt_buf {
+	char *buf;
+	size_t size, len;
+};
+
+static int to_buf(void *arg, const char *line, size_t len)
+{
+	struct fmt_buf *b = arg;
+
+	if (b->len + len + 1 >= b->size)
+		return 1;
+	memcpy(b->buf + b->len, line, len);
+	b->len += len;
+	b->buf[b->len++] = '\n';
+	b->buf[b->len] = '\0';
 	return 0;
 }
 
 long hw_statsd_format(const struct hw_statsd_config *c,
 		      const struct hw_sample *s, char *buf, size_t size)
 {
-	size_t len = 0;
-	struct { const char *name; int64_t v; } mem[] = {
-		{ "rss_bytes", s->rss }, { "pss_bytes", s->pss },
-		{ "uss_bytes", s->uss }, { "swap_bytes", s->swap },
-		{ "max_rss_bytes", s->pid ? -1 : s->max_rss },
-	};
+	struct fmt_buf b = { buf, size, 0 };
 
-	for (size_t i = 0; i < sizeof mem / sizeof mem[0]; i++)
-		if (mem[i].v >= 0 && line(c, s, mem[i].name, (uint64_t)mem[i].v, buf, size, &len) < 0)
-			return -1;
-	if (!s->pid && line(c, s, "processes", s->nprocs, buf, size, &len) < 0)
+	if (size == 0)
 		return -1;
-	if (!s->ok)
-		return (long)len;
-	if (line(c, s, "gc_objects", s->gc_objects, buf, size, &len) < 0 ||
-	    line(c, s, "pause_us", s->pause_us, buf, size, &len) < 0 ||
-	    line(c, s, "partial", (uint64_t)(s->partial != 0), buf, size, &len) < 0)
+	buf[0] = '\0';
+	if (hw_statsd_format_sample(c, s, to_buf, &b) != 0)
 		return -1;
-	for (uint32_t i = 0; i < s->ntypes; i++) {
-		char node[NODE_MAX + 1], metric[NODE_MAX + 16];
-
-		hw_statsd_sanitize(s->types[i].name, node, sizeof node);
-		snprintf(metric, sizeof metric, "types.%s", node);
-		if (line(c, s, metric, s->types[i].count, buf, size, &len) < 0)
-			return -1;
-	}
-	return (long)len;
+	return (long)b.len;
 }
 
-static int sock_open(struct hw_statsd *s, struct hw_err *e)
+/* ------------------------------------------------------------------ */
+/* the socket */
+
+static void rewind_pending(struct hw_statsd *s);
+
+static void conn_close(struct hw_statsd *s)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	char port[16];
-	int rc;
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = s->c.protocol == HW_STATSD_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	snprintf(port, sizeof port, "%u", s->c.port);
-	rc = getaddrinfo(s->c.host, port, &hints, &res);
-	if (rc != 0)
-		return hw_err_set(e, HW_EIO, 0, "statsd %s:%u: %s", s->c.host, s->c.port,
-				  gai_strerror(rc));
-	for (ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-				ai->ai_protocol);
-
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    (errno == EINPROGRESS && s->c.protocol == HW_STATSD_TCP)) {
-			s->fd = fd;
-			s->connected = s->c.protocol != HW_STATSD_TCP || errno != EINPROGRESS;
-			freeaddrinfo(res);
-			return 0;
-		}
-		close(fd);
-	}
-	freeaddrinfo(res);
-	return hw_err_set(e, HW_EIO, errno, "statsd %s:%u", s->c.host, s->c.port);
-}
-
-static void sock_close(struct hw_statsd *s)
-{
+	/* A TCP packet cut short went partly to this connection; statsd
+	 * drops the fragment of the last line with it. */
+	if (s->pending)
+		rewind_pending(s);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	s->connected = 0;
+	s->state = CONN_CLOSED;
+	s->connect_since_ns = 0;
 }
+
+/* A connection or send attempt failed with err: close, and schedule the
+ * next attempt: the next address at once, or after the back-off once
+ * every address failed.  Returns -1 after filling e. */
+static int conn_fail(struct hw_statsd *s, uint64_t now, int err,
+		     struct hw_err *e, const char *what)
+{
+	conn_close(s);
+	s->last_errno = err;
+	s->st.send_errors++;
+	if (++s->addr_next < s->naddr) {
+		s->retry_at_ns = now;
+	} else {
+		s->addr_next = 0;
+		s->backoff_ns = s->backoff_ns == 0 ? HW_STATSD_BACKOFF_MIN_NS :
+				s->backoff_ns >= HW_STATSD_BACKOFF_MAX_NS / 2 ?
+				HW_STATSD_BACKOFF_MAX_NS : s->backoff_ns * 2;
+		s->retry_at_ns = now + s->backoff_ns;
+	}
+	return hw_err_set(e, HW_EIO, err, "%s: %s", s->label, what);
+}
+
+/* Resolve the host again and start a connection to addresses[addr_next]. */
+static int conn_open(struct hw_statsd *s, uint64_t now, struct hw_err *e)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char port[8];
+	unsigned i = 0;
+	int rc, fd;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = s->tcp ? SOCK_STREAM : SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", s->c.port);
+	rc = getaddrinfo(s->host, port, &hints, &res);
+	s->noname = rc == EAI_NONAME;
+	if (rc != 0) {
+		int err = rc == EAI_SYSTEM ? errno : 0;
+
+		s->naddr = 0;
+		conn_fail(s, now, err, NULL, "");
+		return hw_err_set(e, HW_EIO, err, "%s: resolving '%s': %s", s->label,
+				  s->host, gai_strerror(rc));
+	}
+	s->naddr = 0;
+	for (ai = res; ai; ai = ai->ai_next)
+		s->naddr++;
+	if (s->addr_next >= s->naddr)
+		s->addr_next = 0;
+	for (ai = res; i < s->addr_next; ai = ai->ai_next)
+		i++;
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+	if (fd < 0) {
+		int err = errno;
+
+		freeaddrinfo(res);
+		return conn_fail(s, now, err, e, "socket");
+	}
+	s->fd = fd;
+	/* UDP: connect() only sets the destination, so that send() can
+	 * report ICMP errors (ECONNREFUSED) for it. */
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(res);
+	if (rc == 0) {
+		s->state = CONN_READY;
+		s->st.connects++;
+		return 0;
+	}
+	if (errno == EINPROGRESS && s->tcp) {
+		s->state = CONN_CONNECTING;
+		s->connect_since_ns = 0;
+		return 0;
+	}
+	return conn_fail(s, now, errno, e, "connecting");
+}
+
+/* The TCP line being written when a connection died reached statsd only
+ * in part, and statsd drops a last line without '\n': send it whole on
+ * the next connection. */
+static void rewind_pending(struct hw_statsd *s)
+{
+	while (s->pkt_off > 0 && s->pkt[s->pkt_off - 1] != '\n')
+		s->pkt_off--;
+}
+
+/* Make the connection usable: 0, or -1 with e filled. */
+static int conn_ready(struct hw_statsd *s, uint64_t now, struct hw_err *e)
+{
+	if (s->state == CONN_READY && s->tcp) {
+		/* statsd never writes to us: readable means it closed or
+		 * reset the connection, and what we wrote now would be lost. */
+		struct pollfd p = { .fd = s->fd, .events = POLLIN | POLLRDHUP };
+
+		if (poll(&p, 1, 0) > 0) {
+			int err = 0;
+			socklen_t el = sizeof err;
+
+			(void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+			conn_close(s);
+			s->last_errno = err ? err : ECONNRESET;
+			s->retry_at_ns = now;   /* a restart: reconnect now */
+		}
+	}
+	if (s->state == CONN_READY)
+		return 0;
+	if (s->state == CONN_CLOSED) {
+		if (now < s->retry_at_ns)
+			return hw_err_set(e, HW_EIO, s->last_errno,
+					  "%s: next attempt in %llu ms", s->label,
+					  (unsigned long long)((s->retry_at_ns - now) / 1000000));
+		if (conn_open(s, now, e) < 0)
+			return -1;
+	}
+	if (s->state == CONN_CONNECTING) {
+		struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+		int err = 0;
+		socklen_t el = sizeof err;
+
+		if (s->connect_since_ns == 0)
+			s->connect_since_ns = now ? now : 1;
+		if (poll(&p, 1, 0) <= 0) {
+			if (now - s->connect_since_ns >= HW_STATSD_CONNECT_TIMEOUT_NS)
+				return conn_fail(s, now, ETIMEDOUT, e, "connecting");
+			return hw_err_set(e, HW_EIO, EINPROGRESS, "%s: connecting",
+					  s->label);
+		}
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+			err = errno;
+		if (err)
+			return conn_fail(s, now, err, e, "connecting");
+		s->state = CONN_READY;
+		s->st.connects++;
+	}
+	return 0;
+}
+
+static int transient(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EINTR;
+}
+
+/* Send pkt.  0: all of it went.  1 (TCP only): part of it went, the rest
+ * is kept as pending (e filled).  -1: nothing went (e filled). */
+static int send_pkt(struct hw_statsd *s, uint64_t now, struct hw_err *e)
+{
+	ssize_t w;
+
+	if (conn_ready(s, now, e) < 0)
+		return s->pending ? 1 : -1;
+	if (!s->tcp) {
+		int err = 0;
+		socklen_t el = sizeof err;
+
+		/* the last '\n' is not sent: lines are joined by '\n' */
+		w = send(s->fd, s->pkt, s->pkt_len - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0) {
+			err = errno;
+			if (transient(err)) {
+				s->st.send_errors++;
+				return hw_err_set(e, HW_EIO, err, "%s: sending", s->label);
+			}
+			return conn_fail(s, now, err, e, "sending");
+		}
+		/* On loopback an ICMP port unreachable is back before send()
+		 * returns: this datagram was refused. */
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err)
+			return conn_fail(s, now, err, e, "sending");
+		s->st.packets_sent++;
+		s->backoff_ns = 0;
+		return 0;
+	}
+	while (s->pkt_off < s->pkt_len) {
+		w = send(s->fd, s->pkt + s->pkt_off, s->pkt_len - s->pkt_off,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0) {
+			s->pkt_off += (size_t)w;
+			continue;
+		}
+		int err = w < 0 ? errno : EPIPE;
+
+		if (err == EINTR)
+			continue;
+		/* Part of it went: the rest must follow before anything else
+		 * (set before conn_fail(), which rewinds a pending packet). */
+		if (s->pkt_off > 0)
+			s->pending = 1;
+		if (transient(err)) {
+			s->st.send_errors++;
+			hw_err_set(e, HW_EIO, err, "%s: sending", s->label);
+		} else {
+			conn_fail(s, now, err, e, "sending");
+		}
+		return s->pending ? 1 : -1;
+	}
+	s->pending = 0;
+	s->pkt_off = 0;
+	s->st.packets_sent++;
+	s->backoff_ns = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* packing */
+
+struct pack {
+	struct hw_statsd *s;
+	struct hw_ring *r;           /* NULL for the health lines */
+	uint64_t now;
+	struct hw_err *e;
+	size_t idx;                  /* lines of the sample seen so far */
+	size_t skip;                 /* lines already sent */
+	int failed;
+};
+
+/* Send the packet being built.  last: it ends the head sample, which is
+ * popped once the packet is sent.  0 or -1 (e filled). */
+static int ship(struct pack *k, int last)
+{
+	struct hw_statsd *s = k->s;
+	int rc = 0;
+
+	if (s->pkt_len > 0)
+		rc = send_pkt(s, k->now, k->e);
+	if (rc < 0) {
+		s->pkt_len = 0;        /* formatted again next time */
+		return -1;
+	}
+	if (k->r)
+		s->cur_line = k->idx;
+	if (rc == 1) {
+		/* cut short: the rest goes first next time */
+		s->pend_pop = last && k->r;
+		s->pend_dropped = k->r ? hw_ring_dropped(k->r) : 0;
+		return -1;
+	}
+	s->pkt_len = 0;
+	if (last && k->r) {
+		hw_ring_pop(k->r, 1);
+		s->cur_line = 0;
+	}
+	return 0;
+}
+
+static int pack_line(void *arg, const char *line, size_t len)
+{
+	struct pack *k = arg;
+	struct hw_statsd *s = k->s;
+
+	if (k->idx++ < k->skip)
+		return 0;
+	if (len + 1 > s->budget) {
+		s->st.lines_dropped++;
+		return 0;
+	}
+	if (s->pkt_len + len + 1 > s->budget) {
+		size_t idx = k->idx;
+
+		k->idx--;            /* this line is not in the packet */
+		if (ship(k, 0) < 0) {
+			k->failed = 1;
+			return 1;
+		}
+		k->idx = idx;
+	}
+	memcpy(s->pkt + s->pkt_len, line, len);
+	s->pkt[s->pkt_len + len] = '\n';
+	s->pkt_len += len + 1;
+	return 0;
+}
+
+/* Finish a TCP packet cut short by the last flush. */
+static int finish_pending(struct hw_statsd *s, struct hw_ring *r, uint64_t now,
+			  struct hw_err *e)
+{
+	if (send_pkt(s, now, e) != 0)
+		return -1;
+	s->pkt_len = 0;
+	if (s->pend_pop) {
+		if (hw_ring_dropped(r) == s->pend_dropped && hw_ring_len(r) > 0)
+			hw_ring_pop(r, 1);
+		s->cur_line = 0;
+		s->pend_pop = 0;
+	}
+	return 0;
+}
+
+static int send_health(struct hw_statsd *s, struct hw_ring *r,
+		       const struct hw_statsd_health *h, uint64_t now,
+		       struct hw_err *e)
+{
+	const struct { const char *name; uint64_t v; } hv[] = {
+		{ "samples_taken", h->samples_taken },
+		{ "samples_failed", h->samples_failed },
+		{ "samples_dropped", h->samples_dropped },
+		{ "last_pause_us", h->last_pause_us },
+		{ "max_pause_us", h->max_pause_us },
+		{ "ring_len", hw_ring_len(r) },
+		{ "packets_sent", s->st.packets_sent },
+		{ "send_errors", s->st.send_errors },
+		{ "lines_dropped", s->st.lines_dropped },
+	};
+	struct pack k = { .s = s, .now = now, .e = e };
+	char line[HW_CONFIG_PREFIX_MAX + 64];
+
+	for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
+		size_t n = strnlen(s->c.prefix, HW_CONFIG_PREFIX_MAX);
+
+		memcpy(line, s->c.prefix, n);
+		n += (size_t)snprintf(line + n, sizeof line - n, ".heapwatch.%s", hv[i].name);
+		n = clean_path(line, n);
+		n += (size_t)snprintf(line + n, sizeof line - n, ":%llu|g",
+				      (unsigned long long)hv[i].v);
+		if (pack_line(&k, line, n) != 0)
+			return -1;
+	}
+	return ship(&k, 0);
+}
+
+int hw_statsd_flush(struct hw_statsd *s, struct hw_ring *r,
+		    const struct hw_statsd_health *h, uint64_t now_ns,
+		    struct hw_err *e)
+{
+	if (s->pending && finish_pending(s, r, now_ns, e) < 0)
+		return -1;
+	if (s->cur_dropped != hw_ring_dropped(r)) {
+		s->cur_line = 0;     /* the head we had begun was overwritten */
+		s->cur_dropped = hw_ring_dropped(r);
+	}
+	while (hw_ring_len(r) > 0) {
+		struct pack k = { .s = s, .r = r, .now = now_ns, .e = e,
+				  .skip = s->cur_line };
+
+		s->pkt_len = 0;
+		if (hw_statsd_format_sample(&s->c, hw_ring_peek(r, 0), pack_line, &k) != 0 ||
+		    k.failed || ship(&k, 1) < 0)
+			return -1;
+	}
+	if (h && send_health(s, r, h, now_ns, e) < 0)
+		return -1;
+	return 0;
+}
+
+void hw_statsd_get_stats(const struct hw_statsd *s, struct hw_statsd_stats *out)
+{
+	*out = s->st;
+}
+
+/* ------------------------------------------------------------------ */
+/* open, close */
 
 struct hw_statsd *hw_statsd_open(const struct hw_statsd_config *c,
 				 struct hw_err *e)
 {
-	struct hw_statsd *s = calloc(1, sizeof *s);
+	struct hw_statsd *s;
+	unsigned max_packet = c->max_packet ? c->max_packet : HW_STATSD_MAX_PACKET_DEFAULT;
+	const char *host = c->host;
+	size_t hl = strnlen(c->host, sizeof c->host);
+	struct hw_err oe;
 
-	if (!s || !(s->pkt = malloc(c->max_packet + 1)) ||
-	    !(s->lines = malloc(FORMAT_MAX))) {
-		hw_statsd_close(s);
+	if (c->port == 0 || c->port > 65535) {
+		hw_err_set(e, HW_ECONFIG, 0, "statsd port %u is out of range 1..65535", c->port);
+		return NULL;
+	}
+	if (max_packet > 65507) {
+		hw_err_set(e, HW_ECONFIG, 0, "statsd max_packet %u is above 65507", max_packet);
+		return NULL;
+	}
+	if (hl == 0 || hl == sizeof c->host) {
+		hw_err_set(e, HW_ECONFIG, 0, "statsd host is empty or too long");
+		return NULL;
+	}
+	s = calloc(1, sizeof *s + max_packet + 1);
+	if (!s) {
 		hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the statsd client");
 		return NULL;
 	}
 	s->c = *c;
+	s->c.max_packet = max_packet;
+	s->c.prefix[sizeof s->c.prefix - 1] = '\0';
+	s->c.path[sizeof s->c.path - 1] = '\0';
+	if (!s->c.path[0])
+		snprintf(s->c.path, sizeof s->c.path, "%s", HW_STATSD_PATH_DEFAULT);
+	s->tcp = c->protocol == HW_STATSD_TCP;
+	/* "[::1]" as well as "::1" */
+	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host++;
+		hl -= 2;
+	}
+	memcpy(s->host, host, hl);
+	s->host[hl] = '\0';
+	snprintf(s->label, sizeof s->label, "statsd %s%s%s:%u/%s",
+		 strchr(s->host, ':') ? "[" : "", s->host,
+		 strchr(s->host, ':') ? "]" : "", s->c.port, s->tcp ? "tcp" : "udp");
+	/* UDP datagrams are joined lines (no '\n' after the last); TCP
+	 * batches end every line in '\n'. */
+	s->budget = max_packet + (s->tcp ? 0 : 1);
 	s->fd = -1;
-	/* A name that does not resolve now may later: only warn by error
-	 * at flush time, but check the syntax of the address here. */
-	if (sock_open(s, e) < 0 && e && e->sys_errno == 0 &&
-	    strstr(e->msg, "Name or service not known")) {
+	hw_err_clear(&oe);
+	if (conn_open(s, 0, &oe) < 0 && s->noname) {
+		/* most likely a typo: say so at start-up */
+		hw_err_copy(e, &oe);
+		if (e)
+			e->code = HW_ECONFIG;
 		hw_statsd_close(s);
 		return NULL;
 	}
+	/* Down now is no error: the first flush tries again at once. */
+	s->retry_at_ns = 0;
+	s->backoff_ns = 0;
 	return s;
 }
 
@@ -204,107 +707,6 @@ void hw_statsd_close(struct hw_statsd *s)
 {
 	if (!s)
 		return;
-	sock_close(s);
-	free(s->pkt);
-	free(s->lines);
+	conn_close(s);
 	free(s);
-}
-
-/* Send the packet being built; 0 sent (or empty), -1 failed. */
-static int send_pkt(struct hw_statsd *s, struct hw_err *e)
-{
-	ssize_t w;
-
-	if (!s->pktlen)
-		return 0;
-	if (s->fd < 0 && sock_open(s, e) < 0)
-		return -1;
-	if (s->c.protocol == HW_STATSD_TCP && !s->connected) {
-		struct pollfd p = { s->fd, POLLOUT, 0 };
-		int err = 0;
-		socklen_t el = sizeof err;
-
-		if (poll(&p, 1, 0) <= 0)
-			return hw_err_set(e, HW_EIO, EINPROGRESS, "statsd %s:%u: connecting",
-					  s->c.host, s->c.port);
-		getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		if (err) {
-			sock_close(s);
-			return hw_err_set(e, HW_EIO, err, "statsd %s:%u", s->c.host, s->c.port);
-		}
-		s->connected = 1;
-	}
-	/* UDP datagrams drop the final newline; TCP keeps it (statsd needs
-	 * it to take the last line). */
-	size_t len = s->c.protocol == HW_STATSD_TCP ? s->pktlen : s->pktlen - 1;
-
-	w = send(s->fd, s->pkt, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (w < 0 || (size_t)w != len) {
-		int err = w < 0 ? errno : EAGAIN;
-
-		/* A part-sent TCP stream is cut mid-line: start afresh. */
-		sock_close(s);
-		return hw_err_set(e, HW_EIO, err, "statsd %s:%u", s->c.host, s->c.port);
-	}
-	s->pktlen = 0;
-	return 0;
-}
-
-/* Append lines (each '\n'-ended) to packets, sending full ones. */
-static int put_lines(struct hw_statsd *s, const char *lines, size_t len,
-		     struct hw_err *e)
-{
-	const char *p = lines, *end = lines + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = (size_t)(nl - p) + 1;
-
-		if (l > s->c.max_packet) { /* cannot happen with capped names */
-			p += l;
-			continue;
-		}
-		if (s->pktlen + l > s->c.max_packet && send_pkt(s, e) < 0)
-			return -1;
-		memcpy(s->pkt + s->pktlen, p, l);
-		s->pktlen += l;
-		p += l;
-	}
-	return 0;
-}
-
-int hw_statsd_flush(struct hw_statsd *s, struct hw_ring *r,
-		    const struct hw_statsd_health *h, struct hw_err *e)
-{
-	struct hw_sample hs;
-	size_t len = 0;
-
-	s->pktlen = 0;
-	while (hw_ring_len(r)) {
-		const struct hw_sample *smp = hw_ring_peek(r, 0);
-		long n = hw_statsd_format(&s->c, smp, s->lines, FORMAT_MAX);
-
-		if (n > 0 && (put_lines(s, s->lines, (size_t)n, e) < 0 || send_pkt(s, e) < 0))
-			return -1;
-		hw_ring_pop(r, 1);
-	}
-	if (!h)
-		return 0;
-	memset(&hs, 0, sizeof hs);
-	snprintf(hs.target, sizeof hs.target, "heapwatch");
-	struct { const char *name; uint64_t v; } hv[] = {
-		{ "samples_taken", h->samples_taken }, { "samples_failed", h->samples_failed },
-		{ "samples_dropped", h->samples_dropped }, { "last_pause_us", h->last_pause_us },
-		{ "max_pause_us", h->max_pause_us }, { "ring_len", hw_ring_len(r) },
-	};
-	for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
-		int w = snprintf(s->lines + len, FORMAT_MAX - len, "%s.heapwatch.%s:%llu|g\n",
-				 s->c.prefix, hv[i].name, (unsigned long long)hv[i].v);
-
-		if (w > 0 && (size_t)w < FORMAT_MAX - len)
-			len += (size_t)w;
-	}
-	if (put_lines(s, s->lines, len, e) < 0 || send_pkt(s, e) < 0)
-		return -1;
-	return 0;
 }

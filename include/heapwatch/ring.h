@@ -1,6 +1,11 @@
-/* ring.h - a fixed-capacity ring of samples.  Everything is allocated by
- * hw_ring_new(); pushing copies in and, when full, overwrites the oldest
- * sample and counts it as dropped.  Single-threaded. */
+/* ring.h - a fixed-capacity ring of samples, oldest first.
+ *
+ * hw_ring_new() allocates every slot and every slot's type storage once;
+ * after that nothing here allocates.  Pushing copies a sample in and, when
+ * the ring is full, overwrites the oldest one and counts it as dropped:
+ * while statsd is unreachable the newest samples are kept.
+ * Single-threaded (the daemon has one thread and one loop).
+ */
 #ifndef HEAPWATCH_RING_H
 #define HEAPWATCH_RING_H
 
@@ -11,16 +16,31 @@
 
 struct hw_ring;
 
-/* capacity samples of up to cap_types types each; NULL if out of memory. */
+/* A ring of capacity samples (>= 1) of up to cap_types types each.
+ * Returns NULL with errno set: EINVAL for capacity 0, ENOMEM when out of
+ * memory or when capacity * cap_types overflows.  Free with
+ * hw_ring_free(). */
 struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types);
-void hw_ring_free(struct hw_ring *r);   /* NULL is fine */
 
+/* Free the ring and every sample in it.  NULL is fine. */
+void hw_ring_free(struct hw_ring *r);
+
+/* Copy s in as the newest sample (hw_sample_copy(): at most cap_types of
+ * its types).  When the ring is full the oldest sample is overwritten and
+ * hw_ring_dropped() grows by one.  Invalidates pointers from
+ * hw_ring_peek(). */
 void hw_ring_push(struct hw_ring *r, const struct hw_sample *s);
-/* The i-th oldest sample (i < hw_ring_len), borrowed until the next push
- * or pop. */
+
+/* The i-th oldest sample (0 = oldest), or NULL if i >= hw_ring_len().
+ * Borrowed: valid until the next push or pop. */
 const struct hw_sample *hw_ring_peek(const struct hw_ring *r, size_t i);
-/* Drop the n oldest (n > len drops all). */
+
+/* Remove the n oldest samples (all of them if n >= hw_ring_len()).
+ * Popped samples are not counted as dropped. */
 void hw_ring_pop(struct hw_ring *r, size_t n);
+
+/* Samples held now; the fixed capacity; samples overwritten by pushes
+ * into a full ring since hw_ring_new(). */
 size_t hw_ring_len(const struct hw_ring *r);
 size_t hw_ring_capacity(const struct hw_ring *r);
 uint64_t hw_ring_dropped(const struct hw_ring *r);

@@ -1,20 +1,32 @@
-/* sdnotify.h - systemd's notify protocol, without libsystemd.
+/* sdnotify.h - systemd's notify protocol (sd_notify(3)), without
+ * libsystemd.
  *
- * The protocol is one datagram to the AF_UNIX socket named by
- * $NOTIFY_SOCKET ("@name" for the abstract namespace).  Written here
- * rather than linking libsystemd: installing libsystemd-dev on Debian 12
- * pulls a systemd upgrade, for thirty lines of code. */
+ * The protocol is one datagram of "KEY=value" lines to the AF_UNIX socket
+ * named by $NOTIFY_SOCKET: a path, or "@name" for the abstract namespace
+ * (the '@' stands for a leading NUL byte).  That is a dozen lines here;
+ * linking libsystemd instead would need libsystemd-dev, whose installation
+ * on Debian 12 upgrades the systemd packages of the machine.
+ * Nothing here logs or allocates.
+ */
 #ifndef HEAPWATCH_SDNOTIFY_H
 #define HEAPWATCH_SDNOTIFY_H
 
 #include <stdint.h>
 
-/* Send state ("READY=1", "STATUS=...", "WATCHDOG=1", "STOPPING=1").
- * Returns 1 if sent, 0 if $NOTIFY_SOCKET is unset, -1 on error. */
+/* Send state ("READY=1", "RELOADING=1", "STOPPING=1", "WATCHDOG=1",
+ * "STATUS=..."; several separated by '\n') to $NOTIFY_SOCKET.
+ * Returns 1 if sent, 0 (a no-op) if $NOTIFY_SOCKET is unset or empty, -1
+ * with errno set if it could not be sent (EAFNOSUPPORT for an address that
+ * is neither an absolute path nor "@name", ENAMETOOLONG, or the error of
+ * socket()/sendto()).  Never blocks: the socket is non-blocking, so when
+ * systemd's queue is full (EAGAIN) this message is lost rather than the
+ * daemon's loop stalled; the next STATUS or WATCHDOG=1 follows anyway. */
 int hw_sd_notify(const char *state);
 
-/* 1 and *usec when systemd asked for watchdog pings (WATCHDOG_USEC set,
- * and WATCHDOG_PID unset or ours), else 0. */
+/* Whether systemd wants watchdog pings ("WATCHDOG=1") and how often: 1
+ * with *usec set to $WATCHDOG_USEC when that is a positive integer and
+ * $WATCHDOG_PID is unset or our pid; else 0 and *usec untouched.  Ping
+ * at half the interval, as sd_watchdog_enabled(3) advises. */
 int hw_sd_watchdog_usec(uint64_t *usec);
 
 #endif

@@ -1,13 +1,60 @@
-/* statsd.h - sending samples to statsd as gauges.
+/* statsd.h - the flusher's statsd client: samples out of the ring, as
+ * gauges, over UDP or TCP, without ever blocking the daemon's loop.
  *
- * Metric paths come from a template ("{prefix}.{target}.{pid}.{metric}";
- * {pid} is "all" for a target's aggregate).  Every node that comes from
- * target data (type names) is sanitised into [A-Za-z0-9_-], so a hostile
- * class name can neither add a path level nor inject a line.  Values are
- * never signed (statsd reads "+n"/"-n" as deltas).  Lines are packed into
- * packets of at most max_packet bytes; UDP or TCP (lines end in '\n').
- * Sockets are non-blocking: the flusher never waits on the network; what
- * could not be sent stays in the ring.
+ * Lines.  "<path>:<value>|g", the path from the template in the config
+ * ({prefix} {target} {pid} {metric}; {pid} is "all" for a target's
+ * aggregate).  Every node that comes from target data (the target name, a
+ * type name) goes through hw_statsd_sanitize(), and the finished path is
+ * checked once more, so no byte outside [A-Za-z0-9_.-] can reach a path:
+ * a hostile class name can add neither a path level, nor a line, nor a
+ * metric.  Values are unsigned decimal, never with a sign: statsd 0.9.0
+ * reads "+n" and "-n" as deltas to a gauge.
+ *
+ * Metrics of a sample, in this order (unknown memory figures, -1, are not
+ * sent; census figures only when the census succeeded, sample->ok):
+ *   rss_bytes pss_bytes uss_bytes swap_bytes
+ *   max_rss_bytes processes processes_censused        (aggregates only)
+ *   gc_objects pause_us partial(0|1) types.<name>...   (ok only)
+ *
+ * Packets.  Lines are packed into packets of at most max_packet bytes and
+ * split only between lines.  UDP: one datagram per packet, lines joined by
+ * '\n'.  TCP: every line ends in '\n' (statsd's TCP server drops a last
+ * line without one).  A line longer than max_packet is dropped and counted
+ * (stats.lines_dropped); with the default template and max_packet no line
+ * can be that long (names are capped, see HW_STATSD_NODE_MAX).
+ *
+ * Delivery.  Sockets are non-blocking.  hw_statsd_flush() sends the ring
+ * oldest first, one sample at a time (its lines in one or more packets),
+ * and pops a sample only once all of its packets were sent; on the first
+ * failure it stops and leaves the rest in the ring, which keeps the newest
+ * samples while statsd is down (ring.h).  A failure closes the socket;
+ * the next attempt resolves the host again (getaddrinfo), tries the next of
+ * its addresses, and after a failure with each address waits 1 s, then
+ * 2 s, 4 s ... up to 30 s.  A sample's packets that were already sent are
+ * not sent again.  A TCP write cut short keeps the rest of the packet and
+ * finishes it first; if the connection dies meanwhile the cut line is sent
+ * whole on the next connection (statsd dropped the fragment).
+ * UDP errors (ECONNREFUSED from an ICMP port unreachable) are read back
+ * with SO_ERROR after every datagram: on loopback they are known before
+ * send() returns; from a remote host they arrive later and fail the next
+ * datagram, so with UDP the datagram before a failure may be lost.
+ * Note that statsd gauges carry no time stamp: samples buffered during an
+ * outage all land in the statsd flush interval in which they are sent,
+ * where the newest value of each path wins.
+ *
+ * Health.  After the ring is drained, every flush sends the daemon's own
+ * figures as "<prefix>.heapwatch.<name>:<value>|g":
+ *   samples_taken samples_failed samples_dropped last_pause_us
+ *   max_pause_us ring_len packets_sent send_errors lines_dropped
+ * Counts are GAUGES HOLDING TOTALS SINCE START, not statsd counters
+ * ("|c"): statsd zeroes counters at each of its flushes, so counters would
+ * need deltas, and a delta in a lost datagram is lost for good, while the
+ * next total repairs a lost one.  Rates come from Graphite
+ * (nonNegativeDerivative()); a restart shows as a drop to zero.
+ *
+ * Resolving a host name may block in getaddrinfo() (it happens at open and
+ * on reconnect, after back-off); an IP address literal never does.
+ * Single-threaded.  Nothing here logs; errors are returned in hw_err.
  */
 #ifndef HEAPWATCH_STATSD_H
 #define HEAPWATCH_STATSD_H
@@ -20,34 +67,99 @@
 #include "heapwatch/ring.h"
 #include "heapwatch/sample.h"
 
+#define HW_STATSD_MAX_PACKET_DEFAULT 1432  /* fits a 1500-byte MTU */
+#define HW_STATSD_PATH_DEFAULT "{prefix}.{target}.{pid}.{metric}"
+/* Longest node made from a name (hw_statsd_sanitize()). */
+#define HW_STATSD_NODE_MAX 100
+/* Longest line any template of a struct hw_statsd_config can produce. */
+#define HW_STATSD_LINE_MAX 4160
+
+/* Back-off between connection attempts after a failure. */
+#define HW_STATSD_BACKOFF_MIN_NS 1000000000ull
+#define HW_STATSD_BACKOFF_MAX_NS 30000000000ull
+/* A TCP connect still in progress after this long counts as failed. */
+#define HW_STATSD_CONNECT_TIMEOUT_NS 10000000000ull
+
 struct hw_statsd;
 
-/* The daemon's own health, sent with every flush as gauges under
- * "<prefix>.heapwatch.". */
+/* The daemon's own figures, filled by the daemon before each flush.  All
+ * are totals since start except last_pause_us and max_pause_us. */
 struct hw_statsd_health {
-	uint64_t samples_taken, samples_failed, samples_dropped;
+	uint64_t samples_taken, samples_failed;
+	uint64_t samples_dropped;     /* hw_ring_dropped() */
 	uint64_t last_pause_us, max_pause_us;
 };
 
-/* Resolve and open (no connection is needed yet for TCP: it is made on
- * flush).  NULL on failure (HW_ECONFIG for a host that does not resolve). */
+/* The client's own counts, totals since hw_statsd_open(). */
+struct hw_statsd_stats {
+	uint64_t packets_sent;   /* datagrams, or TCP batches fully written */
+	uint64_t send_errors;    /* failed connection and send attempts */
+	uint64_t lines_dropped;  /* lines longer than max_packet */
+	uint64_t connects;       /* connections established (TCP) or
+				    sockets opened (UDP) */
+};
+
+/* A client for the statsd server in c (copied: c need not outlive it).
+ * max_packet 0 means HW_STATSD_MAX_PACKET_DEFAULT, an empty path
+ * HW_STATSD_PATH_DEFAULT.  The host is resolved and a socket opened (TCP:
+ * the non-blocking connect started) now; a server that is down is not an
+ * error here.  Returns NULL and fills e: HW_ECONFIG for a port outside
+ * 1..65535, a max_packet above 65507, or a host name that does not exist
+ * (EAI_NONAME: a typo is reported at start-up); HW_ENOMEM.  A transient
+ * resolver failure (EAI_AGAIN) is retried at flush. */
 struct hw_statsd *hw_statsd_open(const struct hw_statsd_config *c,
 				 struct hw_err *e);
-void hw_statsd_close(struct hw_statsd *s);   /* NULL is fine */
 
-/* out gets at most size-1 bytes of [A-Za-z0-9_-] (other bytes, runs
- * collapsed, become '_'; empty becomes "_"). */
-void hw_statsd_sanitize(const char *in, char *out, size_t size);
+/* Close the socket and free the client.  A TCP packet cut short is
+ * dropped.  NULL is fine. */
+void hw_statsd_close(struct hw_statsd *s);
 
-/* Format s as gauge lines, each ending in '\n', into buf; returns the
- * length, or -1 if it does not fit.  (For tests and for flushing.) */
+/* Write in as one path node into out (outsize bytes, always
+ * NUL-terminated when outsize > 0): bytes of [A-Za-z0-9_-] are kept, every
+ * run of other bytes (dots, colons, pipes, newlines, spaces, '<', '>',
+ * UTF-8 sequences ...) becomes one '_'; an empty result becomes "_".  The
+ * result is at most min(outsize - 1, HW_STATSD_NODE_MAX) bytes; a longer
+ * one is cut and ends in '_' and 8 hex digits of a hash of the whole of
+ * in, so long names that share a beginning stay apart (when outsize
+ * leaves room for that: at least 17 bytes).
+ * "__main__.Outer.Inner" -> "__main___Outer_Inner". */
+void hw_statsd_sanitize(const char *in, char *out, size_t outsize);
+
+/* Called once per line: line[0..len) without the '\n' (line is also
+ * NUL-terminated), borrowed for the call.  Return 0 to go on, anything
+ * else to stop. */
+typedef int (*hw_statsd_line_fn)(void *arg, const char *line, size_t len);
+
+/* Format the gauge lines of s (see the top of this file) with the
+ * template and prefix of c, calling fn for each, in order.  Returns 0
+ * after the last line, or the first non-zero value fn returned.
+ * Allocates nothing (one HW_STATSD_LINE_MAX buffer on the stack). */
+int hw_statsd_format_sample(const struct hw_statsd_config *c,
+			    const struct hw_sample *s, hw_statsd_line_fn fn,
+			    void *arg);
+
+/* The same lines into buf, each ending in '\n', NUL-terminated.  Returns
+ * the length without the NUL, or -1 if size is too small (buf then holds
+ * the lines that fit, NUL-terminated). */
 long hw_statsd_format(const struct hw_statsd_config *c,
 		      const struct hw_sample *s, char *buf, size_t size);
 
-/* Send every sample in the ring, oldest first, then the health gauges;
- * a sample leaves the ring once all its packets were sent.  -1 with the
- * reason when statsd cannot be reached (what is left stays). */
+/* Send the samples in r, oldest first, popping each once all its packets
+ * are sent, then (if h is not NULL) the health gauges.  now_ns is the
+ * monotonic clock (hw_now_ns()); it times the back-off and the connect
+ * timeout, nothing else.  Never blocks on the network; allocates nothing
+ * except while resolving the host for a new connection.
+ * Returns 0 when everything was sent.  -1 with e filled (HW_EIO, the
+ * socket's errno: ECONNREFUSED, EINPROGRESS while a TCP connect is under
+ * way, EAGAIN when the socket buffer is full, ...) when it stopped early:
+ * what was not sent stays in r, and the next flush resumes there.  Use
+ * one ring with one client. */
 int hw_statsd_flush(struct hw_statsd *s, struct hw_ring *r,
-		    const struct hw_statsd_health *h, struct hw_err *e);
+		    const struct hw_statsd_health *h, uint64_t now_ns,
+		    struct hw_err *e);
+
+/* The client's counts so far into *out. */
+void hw_statsd_get_stats(const struct hw_statsd *s,
+			 struct hw_statsd_stats *out);
 
 #endif
