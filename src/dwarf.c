@@ -3,13 +3,13 @@
  * libdwfl reports the interpreter's object offline and finds its DWARF
  * either inside it or in a separate debug file (build-id under
  * /usr/lib/debug/.build-id, or .gnu_debuglink) through
- * dwfl_standard_find_debuginfo.  Types are found by name among the
- * top-level DIEs of the compile units, the CUs that define CPython's
- * internals first (gcmodule.c, dictobject.c, ...), and member offsets
- * follow dotted paths through nested and anonymous structs and unions.
- * What to look up is one table (specs[]) of alternatives per field.
- * Results are cached per file: a daemon with many workers of one build
- * reads the DWARF once.
+ * dwfl_standard_find_debuginfo.  What to look up is one table, specs[]:
+ * per field of struct hw_offsets, alternatives of (type, member path) or
+ * a sizeof.  Types are found by name among the top-level DIEs of compile
+ * units (and of the partial units they import, for dwz-compressed debug
+ * files); member offsets follow dotted paths through nested and anonymous
+ * structs and unions.  Results are cached per file: a daemon watching
+ * many workers of one build reads the DWARF once.
  */
 #include "heapwatch/target.h"
 
@@ -17,139 +17,212 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#define FIELD_INDEX(name) (offsetof(struct hw_offsets, name) / sizeof(int64_t))
+/* ==================== what to look up ==================== */
+
 #define MAXALT 3
+#define F(name) offsetof(struct hw_offsets, name)
 
-/* "Type:member.path", or "sizeof:Type". */
+struct alt {
+	const char *type;   /* struct/union tag or typedef name */
+	const char *path;   /* dotted member path; NULL means sizeof(type) */
+};
+
+/* Alternatives are tried in order; the first that resolves wins.  The
+ * names come from the CPython headers: 3.7-3.13 name the runtime state
+ * "struct pyruntimestate" (typedef _PyRuntimeState); 2.7 and 3.6-3.7
+ * keep PyGC_Head's links in the union member "gc"; 3.14.0 renamed
+ * generations[] to young.  A "required" field exists in every CPython:
+ * when one stays missing after the home CUs, the whole DWARF is scanned. */
 static const struct spec {
-	size_t field;
-	const char *alt[MAXALT];
+	size_t off;          /* offsetof(struct hw_offsets, field) */
+	bool required;
+	struct alt alt[MAXALT];
 } specs[] = {
-	{ FIELD_INDEX(rt_interp_head), { "pyruntimestate:interpreters.head", "_PyRuntimeState:interpreters.head" } },
-	{ FIELD_INDEX(rt_gc), { "pyruntimestate:gc", "_PyRuntimeState:gc" } },
-	{ FIELD_INDEX(interp_next), { "_is:next" } },
-	{ FIELD_INDEX(interp_gc), { "_is:gc" } },
-	{ FIELD_INDEX(gc_gens), { "_gc_runtime_state:generations", "_gc_runtime_state:young" } },
-	{ FIELD_INDEX(gc_gen_stride), { "sizeof:gc_generation" } },
-	{ FIELD_INDEX(gc_gen_threshold), { "gc_generation:threshold" } },
-	{ FIELD_INDEX(gc_permanent), { "_gc_runtime_state:permanent_generation" } },
-	{ FIELD_INDEX(gc_collecting), { "_gc_runtime_state:collecting" } },
-	{ FIELD_INDEX(gc_generation0), { "_gc_runtime_state:generation0" } },
-	{ FIELD_INDEX(gc_size), { "sizeof:_gc_runtime_state" } },
-	{ FIELD_INDEX(gchead_size), { "sizeof:PyGC_Head" } },
-	{ FIELD_INDEX(gchead_next), { "PyGC_Head:_gc_next", "PyGC_Head:gc.gc_next" } },
-	{ FIELD_INDEX(gchead_prev), { "PyGC_Head:_gc_prev", "PyGC_Head:gc.gc_prev" } },
-	{ FIELD_INDEX(gchead_refs), { "PyGC_Head:gc.gc_refs" } },
-	{ FIELD_INDEX(ob_type), { "_object:ob_type" } },
-	{ FIELD_INDEX(tp_name), { "_typeobject:tp_name" } },
-	{ FIELD_INDEX(tp_flags), { "_typeobject:tp_flags" } },
-	{ FIELD_INDEX(tp_dict), { "_typeobject:tp_dict" } },
-	{ FIELD_INDEX(ht_name), { "_heaptypeobject:ht_name" } },
-	{ FIELD_INDEX(ht_qualname), { "_heaptypeobject:ht_qualname" } },
-	{ FIELD_INDEX(str_length), { "PyASCIIObject:length" } },
-	{ FIELD_INDEX(str_state), { "PyASCIIObject:state" } },
-	{ FIELD_INDEX(str_ascii_size), { "sizeof:PyASCIIObject" } },
-	{ FIELD_INDEX(str_compact_size), { "sizeof:PyCompactUnicodeObject" } },
-	{ FIELD_INDEX(bytes_size), { "PyStringObject:ob_size" } },
-	{ FIELD_INDEX(bytes_sval), { "PyStringObject:ob_sval" } },
-	{ FIELD_INDEX(dict_keys), { "PyDictObject:ma_keys", "PyDictObject:ma_table" } },
-	{ FIELD_INDEX(dict_mask), { "PyDictObject:ma_mask" } },
-	{ FIELD_INDEX(dk_size), { "_dictkeysobject:dk_size" } },
-	{ FIELD_INDEX(dk_log2_size), { "_dictkeysobject:dk_log2_size" } },
-	{ FIELD_INDEX(dk_log2_index_bytes), { "_dictkeysobject:dk_log2_index_bytes" } },
-	{ FIELD_INDEX(dk_kind), { "_dictkeysobject:dk_kind" } },
-	{ FIELD_INDEX(dk_nentries), { "_dictkeysobject:dk_nentries" } },
-	{ FIELD_INDEX(dk_indices), { "_dictkeysobject:dk_indices" } },
-	{ FIELD_INDEX(dk_entry_size), { "sizeof:PyDictKeyEntry" } },
-	{ FIELD_INDEX(dk_uentry_size), { "sizeof:PyDictUnicodeEntry" } },
+	{ F(rt_interp_head), false, { { "pyruntimestate", "interpreters.head" },
+				      { "_PyRuntimeState", "interpreters.head" } } },
+	/* 3.7 and 3.8 only: in 3.9+ _PyRuntimeState has no member "gc" (other
+	 * structs do, which is why paths start at a named type) */
+	{ F(rt_gc), false, { { "pyruntimestate", "gc" }, { "_PyRuntimeState", "gc" } } },
+	{ F(interp_next), false, { { "_is", "next" } } },
+	{ F(interp_gc), false, { { "_is", "gc" } } },
+	{ F(gc_gens), false, { { "_gc_runtime_state", "generations" },
+			       { "_gc_runtime_state", "young" } } },
+	{ F(gc_gen_stride), true, { { "gc_generation", NULL } } },
+	{ F(gc_gen_threshold), true, { { "gc_generation", "threshold" } } },
+	{ F(gc_permanent), false, { { "_gc_runtime_state", "permanent_generation" } } },
+	{ F(gc_collecting), false, { { "_gc_runtime_state", "collecting" } } },
+	{ F(gc_generation0), false, { { "_gc_runtime_state", "generation0" } } },
+	{ F(gc_size), false, { { "_gc_runtime_state", NULL } } },
+	{ F(gchead_size), true, { { "PyGC_Head", NULL } } },
+	{ F(gchead_next), true, { { "PyGC_Head", "_gc_next" }, { "PyGC_Head", "gc.gc_next" } } },
+	{ F(gchead_prev), true, { { "PyGC_Head", "_gc_prev" }, { "PyGC_Head", "gc.gc_prev" } } },
+	{ F(gchead_refs), false, { { "PyGC_Head", "gc.gc_refs" } } },
+	{ F(ob_type), true, { { "_object", "ob_type" } } },
+	{ F(tp_name), true, { { "_typeobject", "tp_name" } } },
+	{ F(tp_flags), true, { { "_typeobject", "tp_flags" } } },
+	{ F(tp_dict), true, { { "_typeobject", "tp_dict" } } },
+	{ F(ht_name), true, { { "_heaptypeobject", "ht_name" } } },
+	{ F(ht_qualname), false, { { "_heaptypeobject", "ht_qualname" } } },
+	{ F(str_length), false, { { "PyASCIIObject", "length" } } },
+	/* a struct of bitfields: its offset is that of the storage unit */
+	{ F(str_state), false, { { "PyASCIIObject", "state" } } },
+	{ F(str_ascii_size), false, { { "PyASCIIObject", NULL } } },
+	{ F(str_compact_size), false, { { "PyCompactUnicodeObject", NULL } } },
+	{ F(bytes_size), false, { { "PyStringObject", "ob_size" } } },
+	{ F(bytes_sval), false, { { "PyStringObject", "ob_sval" } } },
+	{ F(dict_keys), true, { { "PyDictObject", "ma_keys" }, { "PyDictObject", "ma_table" } } },
+	{ F(dict_mask), false, { { "PyDictObject", "ma_mask" } } },
+	{ F(dk_size), false, { { "_dictkeysobject", "dk_size" } } },
+	{ F(dk_log2_size), false, { { "_dictkeysobject", "dk_log2_size" } } },
+	{ F(dk_log2_index_bytes), false, { { "_dictkeysobject", "dk_log2_index_bytes" } } },
+	{ F(dk_kind), false, { { "_dictkeysobject", "dk_kind" } } },
+	{ F(dk_nentries), false, { { "_dictkeysobject", "dk_nentries" } } },
+	/* a flexible array (3.7+) or a union (3.6): where it starts */
+	{ F(dk_indices), false, { { "_dictkeysobject", "dk_indices" } } },
+	{ F(dk_entry_size), false, { { "PyDictKeyEntry", NULL } } },
+	{ F(dk_uentry_size), false, { { "PyDictUnicodeEntry", NULL } } },
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
-/* CUs that define the internals: read first (a full scan is slower). */
-static const char *const first_cus[] = {
-	"gcmodule.c", "gc.c", "dictobject.c", "typeobject.c", "unicodeobject.c",
-	"stringobject.c", "pystate.c", "object.c",
+/* The source files that implement the types above.  Each uses its types,
+ * so its compile unit carries their complete definitions: a type none of
+ * them defines is absent from the build, and the other few hundred CUs
+ * need not be read.  Matched on the basename of the CU's DW_AT_name
+ * ("../Objects/dictobject.c" in Debian's LTO build). */
+static const char *const home_cus[] = {
+	"gcmodule.c",      /* gc types, 2.7-3.12 */
+	"gc.c",            /* gc types, 3.13+ */
+	"pystate.c",       /* _PyRuntimeState, PyInterpreterState */
+	"object.c", "typeobject.c",
+	"unicodeobject.c", /* PEP 393 strings */
+	"stringobject.c",  /* 2.7 str */
+	"dictobject.c",
 };
+
+/* ==================== finding types by name ==================== */
 
 #define MAXTYPES 32
+
 struct typetab {
-	const char *name[MAXTYPES];
+	const char *name[MAXTYPES];     /* borrowed from specs[] */
 	Dwarf_Die die[MAXTYPES];
-	int found[MAXTYPES];
-	size_t n;
+	bool found[MAXTYPES];
+	bool required[MAXTYPES];
+	size_t n, nfound;
+	/* partial units already scanned (dwz): each is imported by many CUs;
+	 * a unit is known by its file (main or dwz's common file) and offset */
+	struct seen { Dwarf *dw; Dwarf_Off off; } *seen;
+	size_t nseen, capseen;
 };
 
-static void want(struct typetab *tt, const char *name, size_t len)
+static void want(struct typetab *tt, const char *name, bool required)
 {
-	for (size_t i = 0; i < tt->n; i++)
-		if (strlen(tt->name[i]) == len && strncmp(tt->name[i], name, len) == 0)
-			return;
-	if (tt->n < MAXTYPES) {
-		char *copy = strndup(name, len);
+	size_t i;
 
-		if (copy)
-			tt->name[tt->n++] = copy;
+	for (i = 0; i < tt->n; i++)
+		if (strcmp(tt->name[i], name) == 0)
+			break;
+	if (i == tt->n) {
+		if (tt->n == MAXTYPES)
+			return; /* cannot happen with specs[] as it is */
+		tt->name[tt->n++] = name;
 	}
+	tt->required[i] = tt->required[i] || required;
 }
 
-static int all_found(const struct typetab *tt)
+static void typetab_init(struct typetab *tt)
 {
-	for (size_t i = 0; i < tt->n; i++)
-		if (!tt->found[i])
-			return 0;
-	return 1;
+	memset(tt, 0, sizeof *tt);
+	for (size_t s = 0; s < NSPECS; s++)
+		for (int k = 0; k < MAXALT && specs[s].alt[k].type; k++)
+			want(tt, specs[s].alt[k].type, specs[s].required);
 }
 
-/* Strip typedefs and qualifiers. */
-static int peel(Dwarf_Die *die, Dwarf_Die *out)
+/* Strip typedefs and qualifiers.  Returns 0, or -1 on a broken chain. */
+static int peel(const Dwarf_Die *die, Dwarf_Die *out)
 {
 	Dwarf_Die cur = *die;
 
 	for (int i = 0; i < 16; i++) {
-		int tag = dwarf_tag(&cur);
 		Dwarf_Attribute a;
+		int tag = dwarf_tag(&cur);
 
 		if (tag != DW_TAG_typedef && tag != DW_TAG_const_type &&
 		    tag != DW_TAG_volatile_type && tag != DW_TAG_atomic_type) {
 			*out = cur;
 			return 0;
 		}
-		if (!dwarf_attr(&cur, DW_AT_type, &a) || !dwarf_formref_die(&a, &cur))
+		if (!dwarf_attr_integrate(&cur, DW_AT_type, &a) ||
+		    !dwarf_formref_die(&a, &cur))
 			return -1;
 	}
 	return -1;
 }
 
-static int is_complete(Dwarf_Die *d)
+/* A full definition of a struct or union (a typedef of one counts), not
+ * a forward declaration such as "struct _is;" in most CUs. */
+static bool is_complete(Dwarf_Die *d)
 {
 	Dwarf_Die t;
+	int tag;
 
 	if (peel(d, &t) < 0)
-		return 0;
-	int tag = dwarf_tag(&t);
-
-	if (tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
-		return 0;
-	return !dwarf_hasattr(&t, DW_AT_declaration);
+		return false;
+	tag = dwarf_tag(&t);
+	return (tag == DW_TAG_structure_type || tag == DW_TAG_union_type) &&
+	       !dwarf_hasattr(&t, DW_AT_declaration);
 }
 
-static void scan_cu(Dwarf_Die *cu, struct typetab *tt)
+/* Whether the partial unit pu was scanned already; marks it scanned. */
+static bool seen_unit(struct typetab *tt, Dwarf_Die *pu)
+{
+	Dwarf *dw = dwarf_cu_getdwarf(pu->cu);
+	Dwarf_Off off = dwarf_dieoffset(pu);
+
+	for (size_t i = 0; i < tt->nseen; i++)
+		if (tt->seen[i].dw == dw && tt->seen[i].off == off)
+			return true;
+	if (tt->nseen == tt->capseen) {
+		size_t nc = tt->capseen ? tt->capseen * 2 : 64;
+		struct seen *nv = realloc(tt->seen, nc * sizeof *nv);
+
+		if (!nv)
+			return false; /* scan it again rather than fail */
+		tt->seen = nv;
+		tt->capseen = nc;
+	}
+	tt->seen[tt->nseen].dw = dw;
+	tt->seen[tt->nseen++].off = off;
+	return false;
+}
+
+/* Look at the top-level DIEs of a unit for wanted types. */
+static void scan_unit(Dwarf_Die *unit, struct typetab *tt, int depth)
 {
 	Dwarf_Die child;
 
-	if (dwarf_child(cu, &child) != 0)
+	if (dwarf_child(unit, &child) != 0)
 		return;
 	do {
 		int tag = dwarf_tag(&child);
 		const char *nm;
 
+		if (tag == DW_TAG_imported_unit && depth < 8) {
+			Dwarf_Attribute a;
+			Dwarf_Die pu;
+
+			if (dwarf_attr(&child, DW_AT_import, &a) &&
+			    dwarf_formref_die(&a, &pu) &&
+			    !seen_unit(tt, &pu))
+				scan_unit(&pu, tt, depth + 1);
+			continue;
+		}
 		if (tag != DW_TAG_structure_type && tag != DW_TAG_union_type &&
 		    tag != DW_TAG_typedef)
 			continue;
@@ -157,74 +230,131 @@ static void scan_cu(Dwarf_Die *cu, struct typetab *tt)
 		if (!nm)
 			continue;
 		for (size_t i = 0; i < tt->n; i++)
-			if (!tt->found[i] && strcmp(nm, tt->name[i]) == 0 && is_complete(&child)) {
+			if (!tt->found[i] && strcmp(nm, tt->name[i]) == 0 &&
+			    is_complete(&child)) {
 				tt->die[i] = child;
-				tt->found[i] = 1;
+				tt->found[i] = true;
+				tt->nfound++;
 			}
-	} while (dwarf_siblingof(&child, &child) == 0);
+	} while (tt->nfound < tt->n && dwarf_siblingof(&child, &child) == 0);
 }
 
-static int cu_is_first(Dwarf_Die *cu)
+static bool is_home_cu(Dwarf_Die *cu)
 {
 	const char *nm = dwarf_diename(cu);
-	size_t l;
+	const char *base;
 
 	if (!nm)
-		return 0;
-	l = strlen(nm);
-	for (size_t i = 0; i < sizeof first_cus / sizeof first_cus[0]; i++) {
-		size_t k = strlen(first_cus[i]);
-
-		if (l >= k && strcmp(nm + l - k, first_cus[i]) == 0 &&
-		    (l == k || nm[l - k - 1] == '/'))
-			return 1;
-	}
-	return 0;
+		return false;
+	base = strrchr(nm, '/');
+	base = base ? base + 1 : nm;
+	for (size_t i = 0; i < sizeof home_cus / sizeof home_cus[0]; i++)
+		if (strcmp(base, home_cus[i]) == 0)
+			return true;
+	return false;
 }
 
-static void scan_all(Dwarf *dw, struct typetab *tt, int first_only)
+/* Scan the compile units that are (home) or are not (!home) home CUs,
+ * until every wanted type is found.  Returns the number of CUs read. */
+static unsigned scan_cus(Dwarf *dw, struct typetab *tt, bool home)
 {
 	Dwarf_Off off = 0, next;
 	size_t hsize;
+	unsigned n = 0;
 
-	while (!all_found(tt) && dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+	while (tt->nfound < tt->n &&
+	       dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
 		Dwarf_Die cu;
 
-		if (dwarf_offdie(dw, off + hsize, &cu) && cu_is_first(&cu) == first_only)
-			scan_cu(&cu, tt);
+		if (dwarf_offdie(dw, off + hsize, &cu) &&
+		    dwarf_tag(&cu) == DW_TAG_compile_unit && is_home_cu(&cu) == home) {
+			scan_unit(&cu, tt, 0);
+			n++;
+		}
 		off = next;
 	}
+	return n;
 }
 
-/* Offset of a member along a dotted path, through anonymous members. */
-static int member_offset(Dwarf_Die *type, const char *path, int64_t *out)
+static bool required_missing(const struct typetab *tt)
+{
+	for (size_t i = 0; i < tt->n; i++)
+		if (tt->required[i] && !tt->found[i])
+			return true;
+	return false;
+}
+
+static Dwarf_Die *lookup_type(struct typetab *tt, const char *name)
+{
+	for (size_t i = 0; i < tt->n; i++)
+		if (tt->found[i] && strcmp(tt->name[i], name) == 0)
+			return &tt->die[i];
+	return NULL;
+}
+
+/* ==================== member offsets ==================== */
+
+/* DW_AT_data_member_location of m: a constant (DWARF 3+) or, from old
+ * compilers, a DW_OP_plus_uconst expression; absent means 0 (unions). */
+static int member_location(Dwarf_Die *m, int64_t *out)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word w;
+	Dwarf_Op *ops;
+	size_t nops;
+
+	*out = 0;
+	if (!dwarf_attr(m, DW_AT_data_member_location, &a)) {
+		/* DWARF 4+ bitfield: report its storage unit */
+		if (dwarf_attr(m, DW_AT_data_bit_offset, &a) &&
+		    dwarf_formudata(&a, &w) == 0) {
+			Dwarf_Die t;
+			int unit = dwarf_bytesize(m);
+
+			if (unit <= 0 && dwarf_attr(m, DW_AT_type, &a) &&
+			    dwarf_formref_die(&a, &t))
+				unit = dwarf_bytesize(&t);
+			if (unit <= 0)
+				unit = 1;
+			*out = (int64_t)(w / (8u * (unsigned)unit)) * unit;
+		}
+		return 0;
+	}
+	if (dwarf_formudata(&a, &w) == 0) {
+		*out = (int64_t)w;
+		return 0;
+	}
+	if (dwarf_getlocation(&a, &ops, &nops) == 0 && nops == 1 &&
+	    ops[0].atom == DW_OP_plus_uconst) {
+		*out = (int64_t)ops[0].number;
+		return 0;
+	}
+	return -1;
+}
+
+/* Offset of a member along a dotted path ("interpreters.head"), looking
+ * through anonymous struct and union members on the way. */
+static int member_offset(Dwarf_Die *type, const char *path, int depth, int64_t *out)
 {
 	Dwarf_Die t, m;
 	const char *dot = strchr(path, '.');
 	size_t len = dot ? (size_t)(dot - path) : strlen(path);
 
-	if (peel(type, &t) < 0 || dwarf_child(&t, &m) != 0)
+	if (depth > 8 || peel(type, &t) < 0 || dwarf_child(&t, &m) != 0)
 		return -1;
 	do {
 		Dwarf_Attribute a;
-		Dwarf_Word loc = 0;
+		Dwarf_Die mt;
 		const char *nm;
+		int64_t loc, inner;
 
-		if (dwarf_tag(&m) != DW_TAG_member)
-			continue;
-		if (dwarf_attr(&m, DW_AT_data_member_location, &a) && dwarf_formudata(&a, &loc) != 0)
+		if (dwarf_tag(&m) != DW_TAG_member || member_location(&m, &loc) < 0 ||
+		    !dwarf_attr_integrate(&m, DW_AT_type, &a) || !dwarf_formref_die(&a, &mt))
 			continue;
 		nm = dwarf_diename(&m);
-		Dwarf_Die mt;
-
-		if (!dwarf_attr(&m, DW_AT_type, &a) || !dwarf_formref_die(&a, &mt))
-			continue;
 		if (!nm) {
-			/* anonymous struct or union: look inside */
-			int64_t inner;
-
-			if (member_offset(&mt, path, &inner) == 0) {
-				*out = (int64_t)loc + inner;
+			if (member_offset(&mt, path, depth + 1, &inner) == 0) {
+				*out = loc + inner;
 				return 0;
 			}
 			continue;
@@ -232,81 +362,86 @@ static int member_offset(Dwarf_Die *type, const char *path, int64_t *out)
 		if (strlen(nm) != len || strncmp(nm, path, len) != 0)
 			continue;
 		if (!dot) {
-			*out = (int64_t)loc;
+			*out = loc;
 			return 0;
 		}
-		int64_t inner;
-
-		if (member_offset(&mt, dot + 1, &inner) < 0)
+		if (member_offset(&mt, dot + 1, depth + 1, &inner) < 0)
 			return -1;
-		*out = (int64_t)loc + inner;
+		*out = loc + inner;
 		return 0;
 	} while (dwarf_siblingof(&m, &m) == 0);
 	return -1;
 }
 
-static Dwarf_Die *lookup_type(struct typetab *tt, const char *name, size_t len)
+static int resolve_alt(struct typetab *tt, const struct alt *a, int64_t *out)
 {
-	for (size_t i = 0; i < tt->n; i++)
-		if (tt->found[i] && strlen(tt->name[i]) == len &&
-		    strncmp(tt->name[i], name, len) == 0)
-			return &tt->die[i];
-	return NULL;
+	Dwarf_Die *d = lookup_type(tt, a->type);
+	Dwarf_Die t;
+	Dwarf_Word size;
+
+	if (!d)
+		return -1;
+	if (a->path)
+		return member_offset(d, a->path, 0, out);
+	if (peel(d, &t) < 0 || dwarf_aggregate_size(&t, &size) != 0)
+		return -1;
+	*out = (int64_t)size;
+	return 0;
 }
 
 static void fill(struct typetab *tt, struct hw_offsets *o)
 {
+	hw_offsets_init(o);
 	for (size_t s = 0; s < NSPECS; s++) {
-		for (int k = 0; k < MAXALT && specs[s].alt[k]; k++) {
-			const char *a = specs[s].alt[k];
-			const char *colon = strchr(a, ':');
-			int64_t v;
+		int64_t *field = (int64_t *)((char *)o + specs[s].off);
 
-			if (strncmp(a, "sizeof:", 7) == 0) {
-				Dwarf_Die *d = lookup_type(tt, a + 7, strlen(a + 7));
-				Dwarf_Die t;
-				Dwarf_Word size;
-
-				if (d && peel(d, &t) == 0 && dwarf_aggregate_size(&t, &size) == 0) {
-					hw_offsets_set(o, specs[s].field, (int64_t)size);
-					break;
-				}
-				continue;
-			}
-			Dwarf_Die *d = lookup_type(tt, a, (size_t)(colon - a));
-
-			if (d && member_offset(d, colon + 1, &v) == 0) {
-				hw_offsets_set(o, specs[s].field, v);
+		for (int k = 0; k < MAXALT && specs[s].alt[k].type; k++)
+			if (resolve_alt(tt, &specs[s].alt[k], field) == 0)
 				break;
-			}
-		}
 	}
-	/* 2.7 and 3.6 keep generations[] as a static array, not a member:
-	 * the lists start at *_PyGC_generation0 itself. */
-	if (o->gc_gens < 0 && o->gc_gen_stride > 0 && o->rt_gc < 0 && o->interp_gc < 0)
+	/* 2.7 and 3.6 have no struct _gc_runtime_state: generations[] is a
+	 * static array in gcmodule.c and *_PyGC_generation0 points at its
+	 * first element, so the lists start at offset 0 from there. */
+	if (o->gc_gens < 0 && o->gc_size < 0 && o->gc_gen_stride > 0)
 		o->gc_gens = 0;
 }
 
-/* ---- a small cache, keyed by file identity ---- */
+/* ==================== a small cache, keyed by file identity ==================== */
 
 #define CACHE_SLOTS 8
 static struct cache_ent {
+	bool valid;
 	dev_t dev;
 	ino_t ino;
-	time_t mtime;
-	int valid;
+	off_t size;
+	struct timespec mtime;
 	struct hw_offsets off;
 	char where[4096];
 } cache[CACHE_SLOTS];
 static unsigned cache_next;
 
-static int dwarf_file(const char *path, struct hw_offsets *o, char *where,
-		      size_t where_size, struct hw_err *e)
+static bool same_file(const struct cache_ent *c, const struct stat *st)
 {
-	static const Dwfl_Callbacks cb = {
+	return c->valid && c->dev == st->st_dev && c->ino == st->st_ino &&
+	       c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       c->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* ==================== the scan ==================== */
+
+/* debuginfo_path: dwfl's default list, plus extra_root (a container's
+ * /usr/lib/debug) when not NULL. */
+static int dwarf_file(const char *path, const char *extra_root,
+		      struct hw_offsets *o, char *where, size_t where_size,
+		      struct hw_err *e)
+{
+	char dipath[256];
+	char *dipath_p = dipath;
+	const Dwfl_Callbacks cb = {
 		.find_elf = dwfl_build_id_find_elf,
 		.find_debuginfo = dwfl_standard_find_debuginfo,
 		.section_address = dwfl_offline_section_address,
+		.debuginfo_path = &dipath_p,
 	};
 	struct typetab tt;
 	struct stat st;
@@ -314,30 +449,24 @@ static int dwarf_file(const char *path, struct hw_offsets *o, char *where,
 	Dwfl_Module *mod;
 	Dwarf *dw;
 	Dwarf_Addr bias;
+	const char *dbgfile = NULL;
 	int rc = -1;
 
-	if (stat(path, &st) == 0)
-		for (unsigned i = 0; i < CACHE_SLOTS; i++)
-			if (cache[i].valid && cache[i].dev == st.st_dev &&
-			    cache[i].ino == st.st_ino && cache[i].mtime == st.st_mtime) {
-				*o = cache[i].off;
-				if (where_size)
-					snprintf(where, where_size, "%s", cache[i].where);
-				return 0;
-			}
-	memset(&tt, 0, sizeof tt);
-	for (size_t s = 0; s < NSPECS; s++)
-		for (int k = 0; k < MAXALT && specs[s].alt[k]; k++) {
-			const char *a = specs[s].alt[k];
-
-			if (strncmp(a, "sizeof:", 7) == 0)
-				want(&tt, a + 7, strlen(a + 7));
-			else
-				want(&tt, a, (size_t)(strchr(a, ':') - a));
+	if (stat(path, &st) < 0)
+		return hw_err_set(e, HW_EIO, errno, "%s", path);
+	for (unsigned i = 0; i < CACHE_SLOTS; i++)
+		if (same_file(&cache[i], &st)) {
+			*o = cache[i].off;
+			if (where && where_size)
+				snprintf(where, where_size, "%s", cache[i].where);
+			return 0;
 		}
+	snprintf(dipath, sizeof dipath, ":.debug:/usr/lib/debug%s%s",
+		 extra_root ? ":" : "", extra_root ? extra_root : "");
+	typetab_init(&tt);
 	dwfl = dwfl_begin(&cb);
 	if (!dwfl) {
-		hw_err_set(e, HW_ESYS, 0, "dwfl_begin: %s", dwfl_errmsg(-1));
+		hw_err_set(e, HW_ENOMEM, 0, "dwfl_begin: %s", dwfl_errmsg(-1));
 		goto out;
 	}
 	mod = dwfl_report_offline(dwfl, "python", path, -1);
@@ -348,39 +477,39 @@ static int dwarf_file(const char *path, struct hw_offsets *o, char *where,
 	dw = dwfl_module_getdwarf(mod, &bias);
 	if (!dw) {
 		hw_err_set(e, HW_ELAYOUT, 0,
-			   "%s: no DWARF debug info in it or in a debug file found by "
+			   "%s: no DWARF debug info, in it or in a debug file found by "
 			   "build-id or .gnu_debuglink (install the -dbg package)", path);
 		goto out;
 	}
-	scan_all(dw, &tt, 1);
-	scan_all(dw, &tt, 0);
-	hw_offsets_init(o);
+	scan_cus(dw, &tt, true);
+	/* Home CUs named differently (a unity build, a renamed file): fall
+	 * back to reading every CU, still stopping when all are found. */
+	if (required_missing(&tt))
+		scan_cus(dw, &tt, false);
 	fill(&tt, o);
 	if (o->ob_type < 0 || o->tp_name < 0 || o->gchead_size < 0) {
-		hw_err_set(e, HW_ELAYOUT, 0, "%s: its DWARF lacks CPython's object types", path);
+		hw_err_set(e, HW_ELAYOUT, 0,
+			   "%s: its DWARF lacks CPython's object types (PyObject, "
+			   "PyTypeObject, PyGC_Head)", path);
 		goto out;
 	}
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &dbgfile);
+	if (where && where_size)
+		snprintf(where, where_size, "%s", dbgfile ? dbgfile : path);
 	{
-		const char *dbg = NULL;
-
-		dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &dbg);
-		if (where_size)
-			snprintf(where, where_size, "%s", dbg ? dbg : path);
-	}
-	if (stat(path, &st) == 0) {
 		struct cache_ent *c = &cache[cache_next++ % CACHE_SLOTS];
 
 		c->dev = st.st_dev;
 		c->ino = st.st_ino;
-		c->mtime = st.st_mtime;
+		c->size = st.st_size;
+		c->mtime = st.st_mtim;
 		c->off = *o;
-		snprintf(c->where, sizeof c->where, "%s", where_size ? where : path);
-		c->valid = 1;
+		snprintf(c->where, sizeof c->where, "%s", dbgfile ? dbgfile : path);
+		c->valid = true;
 	}
 	rc = 0;
 out:
-	for (size_t i = 0; i < tt.n; i++)
-		free((char *)tt.name[i]);
+	free(tt.seen);
 	if (dwfl)
 		dwfl_end(dwfl);
 	return rc;
@@ -389,13 +518,25 @@ out:
 int hw_dwarf_offsets_file(const char *path, struct hw_offsets *o, char *where,
 			  size_t where_size, struct hw_err *e)
 {
-	return dwarf_file(path, o, where, where_size, e);
+	return dwarf_file(path, NULL, o, where, where_size, e);
 }
 
 int hw_target_dwarf(const struct hw_target *t, struct hw_offsets *o,
 		    char *where, size_t where_size, struct hw_err *e)
 {
-	if (dwarf_file(t->open_path, o, where, where_size, e) < 0)
+	char root[64], dbgroot[96];
+	struct stat a, b;
+	const char *extra = NULL;
+
+	/* A process in another mount namespace (a container) keeps its
+	 * debug files under its own root. */
+	snprintf(root, sizeof root, "/proc/%d/root", (int)t->pid);
+	if (stat(root, &a) == 0 && stat("/", &b) == 0 &&
+	    (a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
+		snprintf(dbgroot, sizeof dbgroot, "%s/usr/lib/debug", root);
+		extra = dbgroot;
+	}
+	if (dwarf_file(t->open_path, extra, o, where, where_size, e) < 0)
 		return hw_err_prefix(e, "pid %d", (int)t->pid);
 	return 0;
 }

@@ -36,22 +36,38 @@ struct hw_target {
 	uint64_t interp_head_addr; /* interp_head (static, .symtab; 2.7, 3.6), 0 if unknown */
 	uint64_t py_version_addr;/* Py_Version (3.11+) */
 
-	uint32_t version_hex;    /* PY_VERSION_HEX; 0 if unknown */
-	char version[32];        /* "3.11.7", or "3.9" if the patch level is
-				    unknown */
+	uint32_t version_hex;    /* PY_VERSION_HEX; 0 if unknown.  From
+				    Py_Version (3.11+), else built from the
+				    PY_VERSION literal as a final release */
+	char version[32];        /* "3.11.7" (as platform.python_version()),
+				    or "3.9" if the patch level is unknown */
 	int major, minor, micro; /* -1 when unknown */
-	int debug_build;         /* Py_DEBUG (python3.11-dbg): object header
-				    has _ob_next/_ob_prev (Py_TRACE_REFS) */
+	int debug_build;         /* Py_DEBUG (python3.11d): defines
+				    _Py_NegativeRefcount / _Py_RefTotal.  The
+				    object header is unchanged unless
+				    trace_refs is also set */
+	int trace_refs;          /* Py_TRACE_REFS (defines _Py_PrintReferences):
+				    PyObject starts with _ob_next/_ob_prev */
+	int free_threaded;       /* _Py_DebugOffsets.free_threaded read from
+				    the file (3.13+); -1 when unknown */
 };
 
-/* Identify the interpreter of pid.  HW_ENOPROC, HW_EPERM, or HW_ENOTPY
- * ("pid N: not a CPython process (executable /usr/bin/foo maps no
- * libpython and defines no _PyRuntime)"). */
+/* Identify the interpreter of pid: reads /proc and the ELF files only
+ * (no ptrace, no read of the target's memory).  Candidates are the
+ * executable, then every mapped libpython*; the first that defines
+ * _PyRuntime or _PyGC_generation0 wins.  Errors name the pid: HW_ENOPROC,
+ * HW_EPERM (including a deleted libpython that /proc/PID/map_files would
+ * need CAP_SYS_ADMIN to open), HW_ENOTPY ("pid N: not a CPython process
+ * (executable /usr/bin/foo maps no libpython and defines no _PyRuntime)"),
+ * HW_EVERSION (3.13+: Py_Version and _Py_DebugOffsets disagree),
+ * HW_ELAYOUT (the symbol's address falls outside the object's mappings). */
 int hw_target_open(struct hw_target *t, pid_t pid, struct hw_err *e);
 
-/* Fill *o from DWARF of the object (or its separate debug file).  Fields
- * the build lacks stay HW_NOFIELD.  On success *where gets the file the
- * DWARF came from (may be NULL).  HW_ELAYOUT when no DWARF is found. */
+/* Fill *o from DWARF of the object (or its separate debug file, also
+ * looked for under the target's own root).  Fields the build lacks stay
+ * HW_NOFIELD.  On success *where gets the file the DWARF came from (may
+ * be NULL).  HW_ELAYOUT when no DWARF is found.  Results are cached per
+ * file (device, inode, size, mtime) in a static table: not thread-safe. */
 int hw_target_dwarf(const struct hw_target *t, struct hw_offsets *o,
 		    char *where, size_t where_size, struct hw_err *e);
 
