@@ -23,16 +23,29 @@ struct hw_proc_stat {
 	int64_t num_threads;
 };
 
-/* Parse /proc/PID/stat (splitting after the LAST ')').  HW_ENOPROC if the
- * process does not exist. */
+/* Parse /proc/PID/stat (splitting after the LAST ')').  Returns 0, or -1
+ * with HW_ENOPROC ("pid N: no such process"), HW_EPERM (EACCES) or
+ * HW_ESYS (unreadable text).  e may be NULL. */
 int hw_proc_stat(pid_t pid, struct hw_proc_stat *st, struct hw_err *e);
+
+/* The same for one thread: /proc/PID/task/TID/stat (st->pid is tid, state
+ * and comm are the thread's).  HW_ENOPROC when the thread is gone. */
+int hw_proc_task_stat(pid_t pid, pid_t tid, struct hw_proc_stat *st,
+		      struct hw_err *e);
 
 struct hw_proc_status {
 	pid_t tracer_pid;           /* TracerPid:, 0 if not traced */
 	uid_t uid;                  /* real uid */
-	char name[HW_COMM_MAX];
+	char name[HW_COMM_MAX];     /* Name:, as /proc escapes it */
 };
+/* Parse /proc/PID/status.  Returns 0, or -1 with HW_ENOPROC or HW_EPERM.
+ * Fields the kernel did not give are 0 / "". */
 int hw_proc_status(pid_t pid, struct hw_proc_status *st, struct hw_err *e);
+
+/* The same for one thread (/proc/PID/task/TID/status): a tracer may hold
+ * one thread and not the others. */
+int hw_proc_task_status(pid_t pid, pid_t tid, struct hw_proc_status *st,
+			struct hw_err *e);
 
 /* Memory figures in bytes; -1 where the kernel did not give one. */
 struct hw_proc_mem {
@@ -41,7 +54,9 @@ struct hw_proc_mem {
 	int64_t uss;   /* Private_Clean + Private_Dirty */
 	int64_t swap;
 };
-/* smaps_rollup when readable, else VmRSS from status (pss/uss/swap -1). */
+/* smaps_rollup when readable (kB turned into bytes), else VmRSS from
+ * status (pss/uss/swap -1; rss -1 too for a kernel thread).  Returns 0, or
+ * -1 with HW_ENOPROC / HW_EPERM; *m is filled with -1 first. */
 int hw_proc_mem(pid_t pid, struct hw_proc_mem *m, struct hw_err *e);
 
 struct hw_map {
@@ -57,35 +72,52 @@ struct hw_maps {
 	struct hw_map *v;
 	size_t n;
 };
-/* Read /proc/PID/maps.  On success fill *out (free with hw_maps_fini). */
+/* Read /proc/PID/maps, in the kernel's order (ascending, disjoint).  On
+ * success fill *out, which the caller owns (free with hw_maps_fini); on
+ * failure *out is empty and -1 is returned with HW_ENOPROC, HW_EPERM or
+ * HW_ENOMEM.  Paths longer than path[] are cut (still NUL-terminated). */
 int hw_proc_maps(pid_t pid, struct hw_maps *out, struct hw_err *e);
+/* Free what hw_proc_maps filled and leave *m empty.  m may be NULL. */
 void hw_maps_fini(struct hw_maps *m);
-/* The mapping containing addr, or NULL. */
+/* The mapping containing addr, or NULL.  Borrowed: valid until
+ * hw_maps_fini(m).  Binary search: m must be sorted as hw_proc_maps
+ * leaves it. */
 const struct hw_map *hw_maps_find(const struct hw_maps *m, uint64_t addr);
 
-/* Command line with NULs turned into spaces (trailing ones dropped),
- * capped at size-1 bytes.  Returns length or -1. */
+/* Command line with NULs turned into spaces (trailing NULs and spaces, as
+ * setproctitle leaves them, dropped), capped at size-1 bytes and always
+ * NUL-terminated when size > 0.  Returns its length (0 for a kernel thread
+ * or a zombie), or -1 with HW_ENOPROC / HW_EPERM (HW_EUSAGE if size is 0). */
 ssize_t hw_proc_cmdline(pid_t pid, char *buf, size_t size, struct hw_err *e);
 
-/* readlink(/proc/PID/exe); " (deleted)" stripped and reported in *deleted
- * (may be NULL).  Returns 0/-1. */
+/* readlink(/proc/PID/exe) into buf (NUL-terminated; HW_ELIMIT if it does
+ * not fit); " (deleted)" stripped and reported in *deleted (may be NULL).
+ * Returns 0, or -1 with HW_ENOPROC (gone, or no executable: a zombie or a
+ * kernel thread) or HW_EPERM. */
 int hw_proc_exe(pid_t pid, char *buf, size_t size, int *deleted,
 		struct hw_err *e);
 
 /* Direct children of pid (all threads' /proc/PID/task/TID/children, or a
- * scan of /proc for ppid == pid when that file is missing).  *out is
- * malloc'ed (free()); *n set.  Returns 0/-1. */
+ * scan of /proc for ppid == pid on kernels without CONFIG_PROC_CHILDREN).
+ * On success *out is malloc'ed (the caller free()s it; NULL when *n is 0).
+ * Returns 0, or -1 with HW_ENOPROC / HW_EPERM / HW_ENOMEM (*out NULL). */
 int hw_proc_children(pid_t pid, pid_t **out, size_t *n, struct hw_err *e);
 
-/* Thread ids from /proc/PID/task.  *out malloc'ed.  Returns 0/-1. */
+/* Thread ids from /proc/PID/task, in the kernel's order (the leader
+ * first).  *out malloc'ed as for hw_proc_children.  Returns 0/-1. */
 int hw_proc_tasks(pid_t pid, pid_t **out, size_t *n, struct hw_err *e);
 
-/* All pids in /proc.  *out malloc'ed.  Returns 0/-1. */
+/* All pids in /proc.  *out malloc'ed as for hw_proc_children.
+ * Returns 0/-1. */
 int hw_proc_list(pid_t **out, size_t *n, struct hw_err *e);
 
 /* Explain why we may not trace pid, as text for an error message:
- * names root/CAP_SYS_PTRACE, kernel.yama.ptrace_scope when present, and
- * the tracer from TracerPid.  Always NUL-terminates buf. */
+ *   "permission denied: need root or CAP_SYS_PTRACE
+ *    (kernel.yama.ptrace_scope=1 allows only descendants); already traced
+ *    by pid 77 (gdb); it runs as uid 1000, we as uid 1001"
+ * The ptrace_scope part only where /proc/sys/kernel/yama/ptrace_scope
+ * exists and is not 0; the others only when they apply.  Always
+ * NUL-terminates buf (when size > 0); never fails. */
 void hw_proc_explain_eperm(pid_t pid, char *buf, size_t size);
 
 #endif
