@@ -279,30 +279,6 @@ const struct hw_layout *hw_session_layout(const struct hw_session *s)
 	return &s->layout;
 }
 
-/* Signals that would kill us are held while the target is stopped, and
- * delivered once it runs again; SIGKILL cannot be held, and the kernel
- * then detaches (resumes) the tracees itself. */
-static void hold_signals(sigset_t *old)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGALRM);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-static void release_signals(const sigset_t *old)
-{
-	pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -409,9 +385,9 @@ static int snapshot_once(struct hw_session *s, struct hw_census *c,
 		return fe.code == HW_ELIMIT ? FALLBACK : FAIL;
 	}
 	hw_freeze_init(&f);
-	hold_signals(&old);
+	hw_freeze_block_signals(&old);
 	if (hw_freeze_begin(&f, s->pid, e) < 0) {
-		release_signals(&old);
+		hw_freeze_restore_signals(&old);
 		hw_freeze_fini(&f);
 		return FAIL;
 	}
@@ -419,7 +395,7 @@ static int snapshot_once(struct hw_session *s, struct hw_census *c,
 				    s->opts.max_pause_ns ? f.t_begin_ns + s->opts.max_pause_ns : 0,
 				    &fe);
 	hw_freeze_end(&f, NULL);
-	release_signals(&old);
+	hw_freeze_restore_signals(&old);
 	account_stop(c, &f);
 	hw_freeze_fini(&f);
 	if (fill_rc >= 0)
@@ -461,16 +437,16 @@ static int stopped_once(struct hw_session *s, struct hw_census *c,
 
 	hw_snap_reset(s->snap, 1);
 	hw_freeze_init(&f);
-	hold_signals(&old);
+	hw_freeze_block_signals(&old);
 	if (hw_freeze_begin(&f, s->pid, e) < 0) {
-		release_signals(&old);
+		hw_freeze_restore_signals(&old);
 		hw_freeze_fini(&f);
 		return -1;
 	}
 	walk_opts(&wo, s->opts.max_pause_ns ? f.t_begin_ns + s->opts.max_pause_ns : 0);
 	rc = walk_and_name(s, c, &wo, e);
 	hw_freeze_end(&f, NULL);
-	release_signals(&old);
+	hw_freeze_restore_signals(&old);
 	account_stop(c, &f);
 	hw_freeze_fini(&f);
 	hw_snap_get_stats(s->snap, &ss);

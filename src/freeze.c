@@ -97,6 +97,10 @@ void hw_freeze_block_signals(sigset_t *old)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
 	sigaddset(&set, SIGQUIT);
+	/* and every other signal whose default action ends the process */
+	sigaddset(&set, SIGALRM);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	/* Fails only for an invalid `how`. */
 	pthread_sigmask(SIG_BLOCK, &set, old);
 }

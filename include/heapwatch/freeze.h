@@ -13,7 +13,7 @@
  *     and left stopped (was_stopped is set).
  *
  * Signals to heapwatch: hw_freeze_begin..hw_freeze_end should run with
- * SIGINT, SIGTERM, SIGHUP, SIGPIPE and SIGQUIT blocked
+ * SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGALRM, SIGUSR1, SIGUSR2 blocked
  * (hw_freeze_block_signals), so that no signal ends us while the target is
  * stopped; they are delivered once hw_freeze_restore_signals unblocks them.
  * SIGKILL cannot be blocked: if heapwatch dies the kernel detaches every
@@ -98,7 +98,7 @@ uint64_t hw_freeze_elapsed_ns(const struct hw_freeze *f);
 /* hw_freeze_end, then free the thread list.  f may be NULL. */
 void hw_freeze_fini(struct hw_freeze *f);
 
-/* Block SIGINT, SIGTERM, SIGHUP, SIGPIPE and SIGQUIT in the calling thread
+/* Block SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGALRM, SIGUSR1 and SIGUSR2 in the calling thread
  * (pthread_sigmask) and store the previous mask in *old.  Cannot fail. */
 void hw_freeze_block_signals(sigset_t *old);
 
