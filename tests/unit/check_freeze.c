@@ -22,6 +22,7 @@
 
 #include "heapwatch/freeze.h"
 #include "heapwatch/proc.h"
+#include "children.h"
 #include "runner.h"
 
 #define NTHREADS 4
@@ -41,7 +42,6 @@ struct shared {
 };
 
 static struct shared *sh;
-static int ready_fd = -1;             /* in a child: write a byte when ready */
 static int child_nthreads = NTHREADS;
 
 static void setup(void)
@@ -54,45 +54,6 @@ static void setup(void)
 static void teardown(void)
 {
 	munmap(sh, sizeof *sh);
-}
-
-static void say_ready(void)
-{
-	if (write(ready_fd, "r", 1) != 1)
-		_exit(111);
-}
-
-/* Fork a child running body(), which calls say_ready() once set up;
- * return its pid once it has. */
-static pid_t spawn(void (*body)(void))
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		close(p[0]);
-		ready_fd = p[1];
-		body();
-		_exit(0);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	close(p[0]);
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	kill(pid, SIGCONT);
-	/* ECHILD is fine: as its tracer, a freeze may have reaped it. */
-	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-		;
 }
 
 static void *spin(void *arg)
@@ -117,8 +78,9 @@ static void on_rt(int sig)
 }
 
 /* child_nthreads spinning threads, a main thread in pause() */
-static void spinner_body(void)
+static void spinner_body(const void *unused)
 {
+	(void)unused;
 	struct sigaction sa;
 	pthread_t th;
 
@@ -155,8 +117,9 @@ static void *churner(void *arg)
 }
 
 /* Two threads creating and joining threads as fast as they can. */
-static void churn_body(void)
+static void churn_body(const void *unused)
 {
+	(void)unused;
 	pthread_t th;
 
 	pthread_create(&th, NULL, churner, NULL);
@@ -170,8 +133,9 @@ static void churn_body(void)
 
 /* The main thread leaves with pthread_exit: a zombie leader stays in
  * /proc/PID/task while the others spin. */
-static void zombie_leader_body(void)
+static void zombie_leader_body(const void *unused)
 {
+	(void)unused;
 	pthread_t th;
 
 	for (int i = 0; i < 2; i++)
@@ -273,7 +237,7 @@ START_TEST(test_freeze_and_thaw)
 	struct hw_freeze f;
 	struct hw_err e;
 	unsigned long before[NTHREADS], after[NTHREADS];
-	pid_t pid = spawn(spinner_body);
+	pid_t pid = spawn(spinner_body, NULL);
 
 	hw_freeze_init(&f);
 	ck_assert_msg(hw_freeze_begin(&f, pid, &e) == 0, "%s", e.msg);
@@ -303,7 +267,7 @@ START_TEST(test_twice_and_idempotent)
 	struct hw_freeze f;
 	struct hw_err e;
 	unsigned long before[NTHREADS];
-	pid_t pid = spawn(spinner_body);
+	pid_t pid = spawn(spinner_body, NULL);
 
 	hw_freeze_init(&f);
 	ck_assert_int_eq(hw_freeze_end(&f, &e), 0);        /* never begun */
@@ -334,7 +298,7 @@ START_TEST(test_thread_churn)
 {
 	struct hw_freeze f;
 	struct hw_err e;
-	pid_t pid = spawn(churn_body);
+	pid_t pid = spawn(churn_body, NULL);
 
 	hw_freeze_init(&f);
 	for (int i = 0; i < 200; i++) {
@@ -367,7 +331,7 @@ START_TEST(test_zombie_leader)
 	struct hw_freeze f;
 	struct hw_err e;
 	unsigned long before[2], after[2];
-	pid_t pid = spawn(zombie_leader_body);
+	pid_t pid = spawn(zombie_leader_body, NULL);
 
 	for (int i = 0; i < 2000 && count_state(pid, 'Z') != 1; i++)
 		usleep(1000);
@@ -398,7 +362,7 @@ START_TEST(test_sigstopped_left_stopped)
 	struct hw_freeze f;
 	struct hw_err e;
 	unsigned long before[NTHREADS], after[NTHREADS];
-	pid_t pid = spawn(spinner_body);
+	pid_t pid = spawn(spinner_body, NULL);
 
 	kill(pid, SIGSTOP);
 	ck_assert(eventually(all_group_stopped, pid));
@@ -426,7 +390,7 @@ START_TEST(test_signal_delivered_once_after)
 {
 	struct hw_freeze f;
 	struct hw_err e;
-	pid_t pid = spawn(spinner_body);
+	pid_t pid = spawn(spinner_body, NULL);
 
 	hw_freeze_init(&f);
 	ck_assert_int_eq(hw_freeze_begin(&f, pid, &e), 0);
@@ -469,7 +433,7 @@ START_TEST(test_signal_storm_none_lost)
 {
 	struct hw_freeze f;
 	struct hw_err e;
-	pid_t pid = spawn(spinner_body), sender;
+	pid_t pid = spawn(spinner_body, NULL), sender;
 	unsigned held = 0;
 
 	sender = fork();
@@ -504,7 +468,7 @@ START_TEST(test_traced_elsewhere)
 {
 	struct hw_freeze f;
 	struct hw_err e;
-	pid_t pid = spawn(spinner_body), tracer;
+	pid_t pid = spawn(spinner_body, NULL), tracer;
 	struct hw_proc_status ps;
 	unsigned long before[NTHREADS];
 	char want[128];
@@ -591,8 +555,9 @@ END_TEST
 
 /* Processes that exit while we freeze them: each attempt succeeds or
  * fails cleanly, never hangs, and leaves nothing traced. */
-static void short_lived_body(void)
+static void short_lived_body(const void *unused)
 {
+	(void)unused;
 	pthread_t th;
 	struct timespec ts = { 0, 0 };
 
@@ -612,7 +577,7 @@ START_TEST(test_exits_meanwhile)
 
 	hw_freeze_init(&f);
 	for (int round = 0; round < 100; round++) {
-		pid_t pid = spawn(short_lived_body);
+		pid_t pid = spawn(short_lived_body, NULL);
 
 		for (;;) {
 			if (hw_freeze_begin(&f, pid, &e) < 0) {
@@ -646,7 +611,7 @@ START_TEST(test_killed_while_frozen)
 	ck_assert_int_ge(mid, 0);
 	if (mid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		pid = spawn(spinner_body);
+		pid = spawn(spinner_body, NULL);
 		if (write(p[1], &pid, sizeof pid) != (ssize_t)sizeof pid)
 			_exit(1);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -681,8 +646,9 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
-static void sleepers_body(void)
+static void sleepers_body(const void *unused)
 {
+	(void)unused;
 	pthread_t th;
 
 	for (int i = 0; i < child_nthreads - 1; i++)
@@ -692,8 +658,9 @@ static void sleepers_body(void)
 		pause();
 }
 
-static void undumpable_body(void)
+static void undumpable_body(const void *unused)
 {
+	(void)unused;
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	say_ready();
 	for (;;)
@@ -710,7 +677,7 @@ START_TEST(test_eperm)
 		printf("NOTE: test_eperm needs root to drop privilege; skipped\n");
 		return;
 	}
-	pid = spawn(spinner_body);
+	pid = spawn(spinner_body, NULL);
 	prober = fork();
 	ck_assert_int_ge(prober, 0);
 	if (prober == 0) {
@@ -727,13 +694,13 @@ START_TEST(test_eperm)
 		sh->status = hw_freeze_begin(&f, pid, &e) == 0 ? -1 : (int)e.code;
 		snprintf(sh->msg, sizeof sh->msg, "%s", e.msg);
 		/* our own child, same uid: allowed (no Yama here) ... */
-		own = spawn(sleepers_body);
+		own = spawn(sleepers_body, NULL);
 		if (hw_freeze_begin(&f, own, &e) < 0 || hw_freeze_end(&f, &e) < 0)
 			_exit(2);
 		/* ... unless it is not dumpable */
 		kill(own, SIGKILL);
 		waitpid(own, NULL, 0);
-		own = spawn(undumpable_body);
+		own = spawn(undumpable_body, NULL);
 		if (hw_freeze_begin(&f, own, &e) == 0 || e.code != HW_EPERM)
 			_exit(3);
 		snprintf(sh->msg2, sizeof sh->msg2, "%s", e.msg);
@@ -796,7 +763,7 @@ START_TEST(test_cost_note)
 		pid_t pid;
 
 		child_nthreads = sizes[s];
-		pid = spawn(sleepers_body);
+		pid = spawn(sleepers_body, NULL);
 		hw_freeze_init(&f);
 		for (int i = 0; i < N; i++) {
 			uint64_t t0 = hw_now_ns(), t1;

@@ -21,47 +21,11 @@
 #include <unistd.h>
 
 #include "heapwatch/proc.h"
+#include "children.h"
 #include "runner.h"
 
 static int g_argc;
 static char **g_argv;
-static int ready_fd = -1;
-
-static void say_ready(void)
-{
-	if (write(ready_fd, "r", 1) != 1)
-		_exit(111);
-}
-
-/* Fork a child running body(arg), which calls say_ready() once set up. */
-static pid_t spawn(void (*body)(const void *), const void *arg)
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		close(p[0]);
-		ready_fd = p[1];
-		body(arg);
-		_exit(0);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	close(p[0]);
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-}
 
 static void named_body(const void *name)
 {
