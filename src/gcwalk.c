@@ -357,6 +357,16 @@ static int walk_list(struct walker *w, uint64_t head, unsigned idx,
 					  "object 0x%llx has type pointer 0x%llx",
 					  (unsigned long long)(next + (uint64_t)o->gchead_size),
 					  (unsigned long long)type);
+		if (w->opts && w->opts->visit &&
+		    w->opts->visit(w->opts->visit_arg, next + (uint64_t)o->gchead_size,
+				   type, idx, e) < 0) {
+			if (e && e->code == HW_EMISS && w->opts->allow_misses) {
+				w->st->partial = 1;
+				break;
+			}
+			return hw_err_prefix(e, "visiting object at 0x%llx",
+					     (unsigned long long)(next + (uint64_t)o->gchead_size));
+		}
 		if (type != w->last_type) {
 			if (flush_run(w, e) < 0)
 				return -1;

@@ -42,8 +42,18 @@ void hw_typecount_clear(struct hw_typecount *tc);
 int hw_typecount_add(struct hw_typecount *tc, uint64_t type, uint64_t n,
 		     struct hw_err *e);
 
+/* Called for every object walked, in list order: obj_addr is the object
+ * (PyObject *, after its PyGC_Head), type_addr its ob_type, list the list
+ * index (0..2 generations, 3 permanent).  Return 0 to go on; -1 (with e
+ * filled) stops the walk, which then fails with that error (HW_EMISS from
+ * a visitor reading the snapshot is treated as a miss of the walk). */
+typedef int (*hw_gc_visit_fn)(void *arg, uint64_t obj_addr, uint64_t type_addr,
+			      unsigned list, struct hw_err *e);
+
 struct hw_walk_opts {
 	uint64_t max_objects;    /* bound on objects per walk (0: 1<<30) */
+	hw_gc_visit_fn visit;    /* NULL: count only */
+	void *visit_arg;
 	uint64_t deadline_ns;    /* CLOCK_MONOTONIC; 0 = none.  Past it the
 				    walk stops and reports partial = 1 */
 	int allow_misses;        /* snapshot walk: a list whose memory is

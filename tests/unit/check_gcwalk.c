@@ -136,6 +136,59 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* The per-object visitor sees every object once, with its type and list,
+ * in list order; a visitor's error stops the walk with that error. */
+struct seen { uint64_t n, first, per_list[4]; int fail_at; };
+
+static int visit(void *arg, uint64_t obj, uint64_t type, unsigned list,
+		 struct hw_err *e)
+{
+	struct seen *v = arg;
+
+	if (!v->n)
+		v->first = obj;
+	v->n++;
+	if (list < 4)
+		v->per_list[list]++;
+	(void)type;
+	if (v->fail_at && v->n == (uint64_t)v->fail_at)
+		return hw_err_set(e, HW_ECORRUPT, 0, "visitor says no");
+	return 0;
+}
+
+START_TEST(test_visitor)
+{
+	struct fixture f;
+	struct hw_offsets o;
+	struct hw_walk_opts wo;
+	struct seen v;
+	uint64_t tm, td;
+
+	synth_layout_311(&o);
+	synth_init(&f.h, &o, 1 << 20);
+	populate(&f, &tm, &td);
+	fx_open(&f);
+	memset(&v, 0, sizeof v);
+	memset(&wo, 0, sizeof wo);
+	wo.visit = visit;
+	wo.visit_arg = &v;
+	ck_assert_msg(hw_gc_walk(f.s, &f.h.o, &f.r, &wo, &f.tc, &f.st, &f.e) == 0,
+		      "walk: %s", f.e.msg);
+	ck_assert_uint_eq(v.n, f.st.objects);
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_eq(v.per_list[i], f.st.per_list[i]);
+	/* the first object of generation 0 is the head's successor */
+	ck_assert_uint_eq(synth_head(&f.h, v.first), synth_r64(&f.h, f.h.heads[0]));
+	memset(&v, 0, sizeof v);
+	v.fail_at = 5;
+	hw_typecount_clear(&f.tc);
+	ck_assert_int_eq(hw_gc_walk(f.s, &f.h.o, &f.r, &wo, &f.tc, &f.st, &f.e), -1);
+	ck_assert_int_eq(f.e.code, HW_ECORRUPT);
+	ck_assert_msg(strstr(f.e.msg, "visitor says no"), "%s", f.e.msg);
+	fx_close(&f);
+}
+END_TEST
+
 /* Corruptions: each gives an error, never a crash, hang or count. */
 START_TEST(test_broken_backlink)
 {
@@ -408,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, test_3140_exact);
 	tcase_add_test(tc, test_27_exact);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_visitor);
 	tcase_add_test(tc, test_broken_backlink);
 	tcase_add_test(tc, test_cycle_without_head);
 	tcase_add_test(tc, test_self_loop_consistent);
