@@ -3,7 +3,8 @@
 #   make            build build/heapwatch
 #   make check      install what is missing, build, run every test
 #   make demo       install what is missing, run a census of a demo target
-#   make install    honours PREFIX, DESTDIR, BINDIR, MANDIR, SYSCONFDIR
+#   make install    honours PREFIX, DESTDIR, BINDIR, MANDIR, SYSCONFDIR,
+#                   LOCALSTATEDIR (the default history path, under it)
 #   make lint | sanitize | valgrind | fuzz | bench | layouts
 #
 # Packagers' CFLAGS, CPPFLAGS and LDFLAGS are honoured: the project's own
@@ -15,6 +16,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var/lib
 UNITDIR ?= /lib/systemd/system
 DESTDIR ?=
 INSTALL ?= install
@@ -35,7 +37,8 @@ ifneq ($(SANITIZER),)
 HW_SAN := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
 B := build-san
 endif
-HW_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DHW_SYSCONFDIR='"$(SYSCONFDIR)"'
+HW_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DHW_SYSCONFDIR='"$(SYSCONFDIR)"' \
+	-DHW_LOCALSTATEDIR='"$(LOCALSTATEDIR)"'
 HW_CFLAGS := -std=gnu11 $(HW_WARN) $(WERROR) -MMD -MP $(HW_SAN)
 HW_LDLIBS = $(PKG_LIBS) -lpthread
 ALL_CFLAGS = $(HW_CPPFLAGS) $(CPPFLAGS) $(HW_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)

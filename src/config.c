@@ -29,13 +29,14 @@ enum ktype {
 	K_STR,      /* char[] inside the struct */
 	K_STRP,     /* char *, malloc'ed */
 	K_BOOL,     /* bool */
-	K_SECTION,  /* the statsd mapping */
+	K_SECTION,  /* a mapping of keys of scope .sub (statsd, history) */
 	K_LIST,     /* the targets sequence */
 };
 
 enum scope {
 	S_TOP,      /* offsets into struct hw_config */
 	S_STATSD,   /* offsets into struct hw_config too (statsd.x) */
+	S_HISTORY,  /* offsets into struct hw_config too (history.x) */
 	S_TARGET,   /* offsets into struct hw_config_target */
 };
 
@@ -53,6 +54,7 @@ struct key {
 				  is the key as written in the file */
 	enum scope scope;
 	enum ktype type;
+	enum scope sub;        /* K_SECTION: the scope of its keys */
 	size_t off;            /* of the field, see enum scope */
 	size_t size;           /* K_STR: size of the char array */
 	uint64_t min, max;     /* numbers: bounds; strings: length bounds */
@@ -69,6 +71,7 @@ struct key {
 #define SEC  (1000 * MS)
 #define MIN  (60 * SEC)
 #define HOUR (60 * MIN)
+#define DAY  (24 * HOUR)
 #define KIB  1024ull
 #define MIB  (1024 * KIB)
 #define GIB  (1024 * MIB)
@@ -101,7 +104,7 @@ static const struct enum_name protocols[] = {
 };
 
 static check_fn check_host, check_prefix, check_template, check_name,
-	check_pidfile, check_match;
+	check_match, check_abspath;
 
 static const struct key keys[] = {
 	{ .path = "interval", .scope = S_TOP, .type = K_DURATION,
@@ -132,7 +135,7 @@ static const struct key keys[] = {
 	  .off = FIELD(CF, log_level, enum hw_log_level),
 	  .names = log_levels, .def = "info",
 	  .help = "error, warning, notice, info or debug" },
-	{ .path = "statsd", .scope = S_TOP, .type = K_SECTION,
+	{ .path = "statsd", .scope = S_TOP, .type = K_SECTION, .sub = S_STATSD,
 	  .help = "where the gauges go" },
 	{ .path = "statsd.host", .scope = S_STATSD, .type = K_STR,
 	  STRFIELD(CF, statsd.host, HW_CONFIG_HOST_MAX),
@@ -158,6 +161,27 @@ static const struct key keys[] = {
 	  STRFIELD(CF, statsd.path, HW_CONFIG_PATH_MAX),
 	  .check = check_template, .def = "{prefix}.{target}.{pid}.{metric}",
 	  .help = "metric path template: {prefix} {target} {pid} {metric}" },
+	{ .path = "history", .scope = S_TOP, .type = K_SECTION, .sub = S_HISTORY,
+	  .help = "the local record of every sample (heapwatch report)" },
+	{ .path = "history.enabled", .scope = S_HISTORY, .type = K_BOOL,
+	  .off = FIELD(CF, history.enabled, bool), .def = "true",
+	  .help = "keep the history at all" },
+	{ .path = "history.path", .scope = S_HISTORY, .type = K_STR,
+	  STRFIELD(CF, history.path, HW_CONFIG_HISTORY_PATH_MAX),
+	  .check = check_abspath, .def = HW_HISTORY_PATH_DEFAULT,
+	  .help = "SQLite database; its directory must exist" },
+	{ .path = "history.retention", .scope = S_HISTORY, .type = K_DURATION,
+	  .off = FIELD(CF, history.retention_ns, uint64_t),
+	  .min = 10 * SEC, .max = 3650 * DAY, .def = "7d",
+	  .help = "samples older than this are deleted" },
+	{ .path = "history.full_resolution", .scope = S_HISTORY, .type = K_DURATION,
+	  .off = FIELD(CF, history.full_resolution_ns, uint64_t),
+	  .min = 0, .max = 3650 * DAY, .def = "1d",
+	  .help = "every sample is kept this long, then thinned" },
+	{ .path = "history.thinned_interval", .scope = S_HISTORY, .type = K_DURATION,
+	  .off = FIELD(CF, history.thinned_interval_ns, uint64_t),
+	  .min = SEC, .max = DAY, .def = "1m",
+	  .help = "after full_resolution, one sample per process per interval" },
 	{ .path = "targets", .scope = S_TOP, .type = K_LIST,
 	  .help = "the processes to sample" },
 	{ .path = "targets[].name", .scope = S_TARGET, .type = K_STR,
@@ -170,7 +194,7 @@ static const struct key keys[] = {
 	  .help = "this process" },
 	{ .path = "targets[].pidfile", .scope = S_TARGET, .type = K_STRP,
 	  .off = FIELD(TF, pidfile, char *),
-	  .min = 1, .max = HW_CONFIG_PIDFILE_MAX, .check = check_pidfile,
+	  .min = 1, .max = HW_CONFIG_PIDFILE_MAX, .check = check_abspath,
 	  .by = HW_TARGET_PIDFILE,
 	  .help = "the process whose pid this file holds, read at each sample" },
 	{ .path = "targets[].match", .scope = S_TARGET, .type = K_STRP,
@@ -207,7 +231,7 @@ struct unit {
 };
 
 static const struct unit duration_units[] = {
-	{ "h", HOUR }, { "m", MIN }, { "s", SEC }, { "ms", MS }, { NULL, 0 },
+	{ "d", DAY }, { "h", HOUR }, { "m", MIN }, { "s", SEC }, { "ms", MS }, { NULL, 0 },
 };
 
 static const struct unit size_units[] = {
@@ -382,7 +406,7 @@ static int set_value(const struct key *k, void *base, const char *s,
 	switch (k->type) {
 	case K_DURATION:
 		if (parse_number(s, n, duration_units, false,
-				 "a duration (an integer and a unit: ms, s, m or h)",
+				 "a duration (an integer and a unit: ms, s, m, h or d)",
 				 &v, &neg, why, wsz))
 			return -1;
 		goto range;
@@ -638,7 +662,8 @@ static int check_template(const char *s, char *why, size_t size)
 	return check_nodes(shape, "metric path", why, size);
 }
 
-static int check_pidfile(const char *s, char *why, size_t size)
+/* pidfile, history.path: absolute, no control characters. */
+static int check_abspath(const char *s, char *why, size_t size)
 {
 	char shown[64];
 
@@ -946,7 +971,9 @@ static int check_match(const char *s, char *why, size_t size)
 /* Defaults, fini, dump, diff                                         */
 /* ------------------------------------------------------------------ */
 
-static void apply_defaults(enum scope a, enum scope b, void *base)
+/* Defaults of the keys of struct hw_config_target (targets true) or of
+ * every other key (false) into base. */
+static void apply_defaults(bool targets, void *base)
 {
 	char why[256];
 	bool oom;
@@ -956,7 +983,7 @@ static void apply_defaults(enum scope a, enum scope b, void *base)
 
 		/* Defaults are spelled like file values and go through the
 		 * same code; the unit tests check that each one takes. */
-		if ((k->scope == a || k->scope == b) && k->def)
+		if ((k->scope == S_TARGET) == targets && k->def)
 			set_value(k, base, k->def, strlen(k->def), true, &oom,
 				  why, sizeof why);
 	}
@@ -965,7 +992,7 @@ static void apply_defaults(enum scope a, enum scope b, void *base)
 void hw_config_defaults(struct hw_config *c)
 {
 	memset(c, 0, sizeof *c);
-	apply_defaults(S_TOP, S_STATSD, c);
+	apply_defaults(false, c);
 }
 
 void hw_config_fini(struct hw_config *c)
@@ -1059,7 +1086,7 @@ void hw_config_dump(FILE *f, const struct hw_config *c)
 		if (k->type == K_SECTION) {
 			fprintf(f, "%-40s# %s\n", head, k->help);
 			for (size_t j = 0; j < NKEYS; j++)
-				if (keys[j].scope == S_STATSD)
+				if (keys[j].scope == k->sub)
 					dump_key(f, "  ", &keys[j], c);
 		} else if (k->type == K_LIST) {
 			fprintf(f, "%-40s# %s\n", head, k->help);
@@ -1332,12 +1359,14 @@ static void key_path(const struct key *k, long idx, char *buf, size_t size)
 static const char *scope_prefix(enum scope sc, long idx, char *buf,
 				size_t size)
 {
-	if (sc == S_STATSD)
-		snprintf(buf, size, "statsd.");
-	else if (sc == S_TARGET)
+	buf[0] = '\0';
+	if (sc == S_TARGET) {
 		snprintf(buf, size, "targets[%ld].", idx);
-	else
-		buf[0] = '\0';
+		return buf;
+	}
+	for (size_t i = 0; sc != S_TOP && i < NKEYS; i++)
+		if (keys[i].type == K_SECTION && keys[i].sub == sc)
+			snprintf(buf, size, "%s.", keys[i].path);
 	return buf;
 }
 
@@ -1380,6 +1409,7 @@ static int unknown_key(struct ps *p, enum scope sc, long idx, const char *s,
 	static const char *const homes[] = {
 		[S_TOP] = "is a top-level key",
 		[S_STATSD] = "belongs under 'statsd'",
+		[S_HISTORY] = "belongs under 'history'",
 		[S_TARGET] = "belongs in an entry of 'targets'",
 	};
 	char shown[64], pre[32], hint[128] = "";
@@ -1446,7 +1476,7 @@ static struct hw_config_target *new_target(struct ps *p)
 	}
 	t = &c->targets[c->ntargets++];
 	memset(t, 0, sizeof *t);
-	apply_defaults(S_TARGET, S_TARGET, t);
+	apply_defaults(true, t);
 	return t;
 }
 
@@ -1518,7 +1548,7 @@ static int parse_value(struct ps *p, const struct key *k, void *base,
 
 	key_path(k, idx, path, sizeof path);
 	if (k->type == K_SECTION && p->ev.type == YAML_MAPPING_START_EVENT)
-		return parse_mapping(p, S_STATSD, base, idx, &seen);
+		return parse_mapping(p, k->sub, base, idx, &seen);
 	if (k->type == K_LIST && p->ev.type == YAML_SEQUENCE_START_EVENT)
 		return parse_targets(p);
 	if ((k->type == K_SECTION || k->type == K_LIST) && is_null(&p->ev))

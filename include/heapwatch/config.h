@@ -10,10 +10,10 @@
  *   - Integers and booleans must be plain (unquoted) scalars: "8125" in
  *     quotes is a string and an error for statsd.port.  Booleans are
  *     exactly true and false (YAML 1.2); yes/no/on/off are errors.
- *   - Durations: an integer and a unit, ms, s, m or h ("500ms", "10s").
+ *   - Durations: an integer and a unit, ms, s, m, h or d ("500ms", "7d").
  *     Sizes: an integer and an optional unit, B, KiB, MiB or GiB.
  *   - An empty value is an error for a scalar key; for "statsd" and
- *     "targets" it means "all defaults" and "no targets".
+ *     "history" it means "all defaults", for "targets" "no targets".
  *   - Anchors, aliases and explicit tags are refused (they buy nothing in a
  *     file this small and aliases would make the parse unbounded).
  *
@@ -44,6 +44,14 @@
 #define HW_CONFIG_PATH_MAX     256  /* metric path template */
 #define HW_CONFIG_PIDFILE_MAX  4096
 #define HW_CONFIG_MATCH_MAX    1024
+#define HW_CONFIG_HISTORY_PATH_MAX 1024
+
+#ifndef HW_LOCALSTATEDIR
+#define HW_LOCALSTATEDIR "/var/lib"
+#endif
+/* Where the history goes unless history.path says otherwise: the unit's
+ * StateDirectory=heapwatch. */
+#define HW_HISTORY_PATH_DEFAULT HW_LOCALSTATEDIR "/heapwatch/history.db"
 
 enum hw_statsd_proto {
 	HW_STATSD_UDP,
@@ -86,6 +94,18 @@ struct hw_statsd_config {
 					       {prefix} */
 };
 
+/* The local history (history.h).  Rows older than full_resolution_ns
+ * are thinned to one per process per thinned_interval_ns; rows older than
+ * retention_ns are deleted.  full_resolution_ns >= retention_ns means no
+ * thinning. */
+struct hw_history_config {
+	bool enabled;
+	char path[HW_CONFIG_HISTORY_PATH_MAX + 1]; /* absolute */
+	uint64_t retention_ns;        /* 10s..3650d */
+	uint64_t full_resolution_ns;  /* 0..3650d */
+	uint64_t thinned_interval_ns; /* 1s..1d */
+};
+
 /* Durations are nanoseconds, sizes bytes. */
 struct hw_config {
 	uint64_t interval_ns;        /* 100ms..1h */
@@ -96,6 +116,7 @@ struct hw_config {
 	uint64_t snapshot_limit;     /* 1MiB..1TiB */
 	enum hw_log_level log_level;
 	struct hw_statsd_config statsd;
+	struct hw_history_config history;
 	struct hw_config_target *targets; /* ntargets entries, owned */
 	size_t ntargets;             /* 0..HW_CONFIG_TARGETS_MAX */
 };

@@ -107,6 +107,11 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.statsd.prefix, "heapwatch");
 	ck_assert_uint_eq(c.statsd.max_packet, 1432);
 	ck_assert_str_eq(c.statsd.path, "{prefix}.{target}.{pid}.{metric}");
+	ck_assert(c.history.enabled);
+	ck_assert_str_eq(c.history.path, HW_HISTORY_PATH_DEFAULT);
+	ck_assert_uint_eq(c.history.retention_ns, 7ull * 86400 * SEC);
+	ck_assert_uint_eq(c.history.full_resolution_ns, 86400 * SEC);
+	ck_assert_uint_eq(c.history.thinned_interval_ns, 60 * SEC);
 	ck_assert_ptr_null(c.targets);
 	ck_assert_uint_eq(c.ntargets, 0);
 	hw_config_fini(&c);
@@ -194,6 +199,11 @@ START_TEST(test_full_example)
 	ck_assert_str_eq(c.statsd.prefix, "apps.heapwatch");
 	ck_assert_uint_eq(c.statsd.max_packet, 8932);
 	ck_assert_str_eq(c.statsd.path, "{prefix}.{metric}.{target}.{pid}");
+	ck_assert(!c.history.enabled);
+	ck_assert_str_eq(c.history.path, "/srv/heapwatch/h.db");
+	ck_assert_uint_eq(c.history.retention_ns, 30ull * 86400 * SEC);
+	ck_assert_uint_eq(c.history.full_resolution_ns, 2ull * 86400 * SEC);
+	ck_assert_uint_eq(c.history.thinned_interval_ns, 300 * SEC);
 	ck_assert_uint_eq(c.ntargets, 4);
 
 	ck_assert_str_eq(c.targets[0].name, "web");
