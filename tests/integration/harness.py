@@ -12,14 +12,22 @@ HEAPWATCH = os.environ.get("HEAPWATCH") or os.path.join(HERE, "..", "..", "build
 
 
 class Target(object):
-    """A target.py process; always killed by close()."""
+    """A target.py process; always killed by close().  exe is a host
+    executable or a pythons.Build (a chroot, a pid namespace): then pid is
+    the target's pid on the host, whatever it is inside."""
 
-    def __init__(self, exe, args=(), env=None):
-        self.p = subprocess.Popen([exe, os.path.join(HERE, "target.py")] + list(args),
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  env=env)
+    def __init__(self, exe, args=(), env=None, script=None):
+        script = script or os.path.join(HERE, "target.py")
+        if hasattr(exe, "argv"):
+            self.p = subprocess.Popen(exe.argv(script, *args), stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, env=exe.env(env))
+            self.pid = exe.host_pid(self.p)
+        else:
+            self.p = subprocess.Popen([exe, script] + list(args),
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      env=env)
+            self.pid = self.p.pid
         self.exe = exe
-        self.pid = self.p.pid
         self.buf = b""
         self.wait_ready()
 

@@ -110,11 +110,13 @@ while True:
             gc.unfreeze()
         objs = gc.get_objects()
         counts = {}
-        for o in objs:
-            n = tname(type(o))
+        # Never bind the objects to a (module-level) name: loading a
+        # lazy_import object (3.15, PEP 810) from globals reifies it, and
+        # type() would then see the module it stands for.
+        for n in map(tname, map(type, objs)):
             counts[n] = counts.get(n, 0) + 1
         total = len(objs)
-        del objs, o
+        del objs
         line = json.dumps({"pid": os.getpid(), "total": total,
                            "python": "%d.%d.%d" % sys.version_info[:3],
                            "counts": counts})
