@@ -159,8 +159,8 @@ static const struct key keys[] = {
 	  .help = "bytes per UDP datagram / TCP write batch" },
 	{ .path = "statsd.path", .scope = S_STATSD, .type = K_STR,
 	  STRFIELD(CF, statsd.path, HW_CONFIG_PATH_MAX),
-	  .check = check_template, .def = "{prefix}.{target}.{pid}.{metric}",
-	  .help = "metric path template: {prefix} {target} {pid} {metric}" },
+	  .check = check_template, .def = "{prefix}.{target}.{slot}.{metric}",
+	  .help = "metric path template: {prefix} {target} {slot} {pid} {metric}" },
 	{ .path = "history", .scope = S_TOP, .type = K_SECTION, .sub = S_HISTORY,
 	  .help = "the local record of every sample (heapwatch report)" },
 	{ .path = "history.enabled", .scope = S_HISTORY, .type = K_BOOL,
@@ -608,7 +608,8 @@ static int check_prefix(const char *s, char *why, size_t size)
 
 static int check_template(const char *s, char *why, size_t size)
 {
-	static const char *const names[] = { "prefix", "target", "pid", "metric" };
+	static const char *const names[] = { "prefix", "target", "pid", "metric", "slot" };
+	const unsigned nnames = sizeof names / sizeof names[0];
 	char shape[HW_CONFIG_PATH_MAX + 1], shown[64];
 	unsigned seen = 0;
 	size_t n = 0;
@@ -626,12 +627,12 @@ static int check_template(const char *s, char *why, size_t size)
 				return -1;
 			}
 			len = (size_t)(end - p - 1);
-			for (i = 0; i < 4; i++)
+			for (i = 0; i < nnames; i++)
 				if (strlen(names[i]) == len && memcmp(names[i], p + 1, len) == 0)
 					break;
-			if (i == 4) {
+			if (i == nnames) {
 				echo(shown, sizeof shown, p, len + 2);
-				snprintf(why, size, "unknown placeholder '%s' (use {prefix}, {target}, {pid} and {metric})",
+				snprintf(why, size, "unknown placeholder '%s' (use {prefix}, {target}, {slot}, {pid} and {metric})",
 					 shown);
 				return -1;
 			}
@@ -652,12 +653,18 @@ static int check_template(const char *s, char *why, size_t size)
 		}
 	}
 	shape[n] = '\0';
-	for (unsigned i = 1; i < 4; i++) {
-		if (!(seen & (1u << i))) {
-			snprintf(why, size, "lacks {%s}: the metrics of different %s would collide",
-				 names[i], i == 1 ? "targets" : i == 2 ? "processes" : "kinds");
-			return -1;
-		}
+	/* {target}, {metric}, and {slot} or {pid} (names[1], [3], [4], [2]) */
+	if (!(seen & (1u << 1))) {
+		snprintf(why, size, "lacks {target}: the metrics of different targets would collide");
+		return -1;
+	}
+	if (!(seen & (1u << 3))) {
+		snprintf(why, size, "lacks {metric}: the metrics of different kinds would collide");
+		return -1;
+	}
+	if (!(seen & ((1u << 2) | (1u << 4)))) {
+		snprintf(why, size, "lacks {slot} or {pid}: the metrics of different processes would collide");
+		return -1;
 	}
 	return check_nodes(shape, "metric path", why, size);
 }

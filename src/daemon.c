@@ -24,6 +24,7 @@
 #include "heapwatch/ring.h"
 #include "heapwatch/sample.h"
 #include "heapwatch/sdnotify.h"
+#include "heapwatch/slots.h"
 #include "heapwatch/statsd.h"
 
 /* A process not worth trying again soon (not Python, not permitted, no
@@ -33,6 +34,7 @@
 
 struct proc_slot {
 	struct hw_pid_id id;
+	int slot;                   /* its worker slot (slots.h) */
 	struct hw_session *sess;
 	uint64_t retry_at_ns;       /* don't try before (0: now) */
 	enum hw_code logged;        /* last error code logged for it */
@@ -44,6 +46,7 @@ struct target_state {
 	struct hw_selector sel;
 	struct proc_slot *procs;
 	size_t nprocs, cap;
+	struct hw_slots slots;      /* worker slots of procs[] */
 	enum hw_code resolve_logged;
 };
 
@@ -113,6 +116,7 @@ static void targets_free(struct daemon *d)
 		for (size_t k = 0; k < t->nprocs; k++)
 			slot_free(&t->procs[k]);
 		free(t->procs);
+		hw_slots_fini(&t->slots);
 		hw_selector_fini(&t->sel);
 	}
 	free(d->targets);
@@ -130,6 +134,7 @@ static int targets_build(struct daemon *d, struct hw_err *e)
 		struct target_state *t = &d->targets[i];
 
 		t->cfg = c;
+		hw_slots_init(&t->slots);
 		if (hw_selector_init(&t->sel, c->by == HW_TARGET_PID ? c->pid : 0,
 				     c->by == HW_TARGET_PIDFILE ? c->pidfile : NULL,
 				     c->by == HW_TARGET_MATCH ? c->match : NULL,
@@ -142,23 +147,69 @@ static int targets_build(struct daemon *d, struct hw_err *e)
 	return 0;
 }
 
-/* Bring t's slots in line with the processes it names now. */
+/* A process appeared: the lowest free worker slot is its. */
+static void slot_take(struct target_state *t, struct proc_slot *p)
+{
+	struct hw_slot prev;
+	char name[HW_SLOT_NAME_MAX];
+
+	p->slot = hw_slots_take(&t->slots, p->id.pid, p->id.starttime, &prev);
+	if (p->slot == HW_SLOT_NONE) {
+		hw_log(HW_LOG_WARNING, "target '%s': pid %d appeared; no worker slot for it (%s): not sent",
+		       t->cfg->name, (int)p->id.pid, strerror(errno));
+		return;
+	}
+	hw_slot_name(p->slot, name, sizeof name);
+	if (prev.pid)
+		hw_log(HW_LOG_INFO, "target '%s': pid %d appeared, slot %s (was pid %d)",
+		       t->cfg->name, (int)p->id.pid, name, (int)prev.pid);
+	else
+		hw_log(HW_LOG_INFO, "target '%s': pid %d appeared, slot %s", t->cfg->name,
+		       (int)p->id.pid, name);
+}
+
+/* Bring t's processes in line with the ones it names now: the processes
+ * that are gone leave first, so that one that replaces them (gunicorn's
+ * max_requests) takes over a freed slot. */
 static void reconcile(struct target_state *t, const struct hw_pid_id *ids,
 		      size_t n)
 {
-	for (size_t k = 0; k < t->nprocs; k++)
+	size_t w = 0, old;
+
+	for (size_t k = 0; k < t->nprocs; k++) {
 		t->procs[k].seen = 0;
+		for (size_t i = 0; i < n; i++)
+			if (t->procs[k].id.pid == ids[i].pid &&
+			    t->procs[k].id.starttime == ids[i].starttime) {
+				t->procs[k].seen = 1;
+				break;
+			}
+	}
+	/* Drop the processes that are gone (or whose pid was reused). */
+	for (size_t k = 0; k < t->nprocs; k++) {
+		char name[HW_SLOT_NAME_MAX];
+
+		if (t->procs[k].seen) {
+			t->procs[w++] = t->procs[k];
+			continue;
+		}
+		hw_log(HW_LOG_INFO, "target '%s': pid %d is gone, slot %s is free",
+		       t->cfg->name, (int)t->procs[k].id.pid,
+		       hw_slot_name(t->procs[k].slot, name, sizeof name));
+		hw_slots_release(&t->slots, t->procs[k].slot);
+		slot_free(&t->procs[k]);
+	}
+	t->nprocs = w;
+	old = w;
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
 
-		for (k = 0; k < t->nprocs; k++)
+		for (k = 0; k < old; k++)
 			if (t->procs[k].id.pid == ids[i].pid &&
 			    t->procs[k].id.starttime == ids[i].starttime)
 				break;
-		if (k < t->nprocs) {
-			t->procs[k].seen = 1;
+		if (k < old)
 			continue;
-		}
 		if (t->nprocs == t->cap) {
 			size_t nc = t->cap ? t->cap * 2 : 8;
 			struct proc_slot *np = realloc(t->procs, nc * sizeof *np);
@@ -171,23 +222,9 @@ static void reconcile(struct target_state *t, const struct hw_pid_id *ids,
 		memset(&t->procs[t->nprocs], 0, sizeof t->procs[0]);
 		t->procs[t->nprocs].id = ids[i];
 		t->procs[t->nprocs].seen = 1;
+		slot_take(t, &t->procs[t->nprocs]);
 		t->nprocs++;
-		hw_log(HW_LOG_INFO, "target '%s': pid %d appeared", t->cfg->name,
-		       (int)ids[i].pid);
 	}
-	/* Drop the processes that are gone (or whose pid was reused). */
-	size_t w = 0;
-
-	for (size_t k = 0; k < t->nprocs; k++) {
-		if (t->procs[k].seen) {
-			t->procs[w++] = t->procs[k];
-			continue;
-		}
-		hw_log(HW_LOG_INFO, "target '%s': pid %d is gone", t->cfg->name,
-		       (int)t->procs[k].id.pid);
-		slot_free(&t->procs[k]);
-	}
-	t->nprocs = w;
 }
 
 /* Errors that will not go away by themselves for this process. */
@@ -204,6 +241,7 @@ static void fill_sample(struct daemon *d, struct hw_sample *s,
 {
 	snprintf(s->target, sizeof s->target, "%s", t->cfg->name);
 	s->pid = p->id.pid;
+	s->slot = p->slot;
 	s->starttime = p->id.starttime;
 	s->wall_ms = wall_ms();
 	s->ok = ok;
@@ -329,6 +367,7 @@ static void sample_target(struct daemon *d, struct target_state *t)
 				    d->round_cap * d->cfg.top_types);
 		snprintf(d->agg.target, sizeof d->agg.target, "%s", t->cfg->name);
 		d->agg.pid = 0;
+		d->agg.slot = HW_SLOT_NONE;
 		d->agg.wall_ms = wall_ms();
 		hw_ring_push(d->ring, &d->agg);
 	}

@@ -139,6 +139,7 @@ int hw_sample_aggregate(const struct hw_sample *const *samples, size_t n,
 	int rc = 0;
 
 	out->pid = 0;
+	out->slot = -1;
 	out->starttime = 0;
 	out->wall_ms = 0;
 	out->ok = out->partial = 0;

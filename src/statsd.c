@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "heapwatch/slots.h"
+
 /* The longest path: a 256-byte template of "{prefix}" placeholders, each
  * 128 bytes, and ":" 20 digits "|g". */
 _Static_assert(HW_STATSD_LINE_MAX >=
@@ -142,12 +144,22 @@ static const char *tmpl(const struct hw_statsd_config *c)
 	return c->path[0] ? c->path : HW_STATSD_PATH_DEFAULT;
 }
 
+int hw_statsd_path_has_slot(const struct hw_statsd_config *c)
+{
+	return strstr(tmpl(c), "{slot}") != NULL;
+}
+
+int hw_statsd_path_has_pid(const struct hw_statsd_config *c)
+{
+	return strstr(tmpl(c), "{pid}") != NULL;
+}
+
 /* "<path>:<v>|g" into line (HW_STATSD_LINE_MAX); returns its length, or
  * 0 if it did not fit (impossible for a NUL-terminated config, see the
  * static assertion). */
 static size_t render(const struct hw_statsd_config *c, const char *target,
-		     const char *pid, const char *metric, uint64_t v,
-		     char *line)
+		     const char *pid, const char *slot, const char *metric,
+		     uint64_t v, char *line)
 {
 	const size_t size = HW_STATSD_LINE_MAX;
 	char val[32];
@@ -159,14 +171,15 @@ static size_t render(const struct hw_statsd_config *c, const char *target,
 		static const struct { const char *key; size_t len; int which; } ph[] = {
 			{ "{prefix}", 8, 0 }, { "{target}", 8, 1 },
 			{ "{pid}", 5, 2 }, { "{metric}", 8, 3 },
+			{ "{slot}", 6, 4 },
 		};
-		const char *vals[4] = { c->prefix, target, pid, metric };
+		const char *vals[5] = { c->prefix, target, pid, metric, slot };
 		size_t i;
 
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < 5; i++)
 			if (strncmp(t, ph[i].key, ph[i].len) == 0)
 				break;
-		if (i < 4) {
+		if (i < 5) {
 			const char *x = vals[ph[i].which];
 
 			if (put(line, size, &n, x, strnlen(x, size)) < 0)
@@ -192,12 +205,14 @@ int hw_statsd_format_sample(const struct hw_statsd_config *c,
 			    void *arg)
 {
 	char line[HW_STATSD_LINE_MAX];
-	char target[HW_TARGET_NAME_MAX], pid[24];
+	char target[HW_TARGET_NAME_MAX], pid[24], slot[HW_SLOT_NAME_MAX];
 	char metric[6 + HW_STATSD_NODE_MAX + 1];
 	const int agg = s->pid == 0;
+	const int by_slot = hw_statsd_path_has_slot(c);
 	/* Memory figures are signed only to say "unknown" (-1): those are
 	 * left out, the rest sent unsigned. */
 	const struct { const char *name; int on; uint64_t v; } fig[] = {
+		{ "pid", !agg && !hw_statsd_path_has_pid(c), (uint64_t)s->pid },
 		{ "rss_bytes", s->rss >= 0, (uint64_t)s->rss },
 		{ "pss_bytes", s->pss >= 0, (uint64_t)s->pss },
 		{ "uss_bytes", s->uss >= 0, (uint64_t)s->uss },
@@ -212,15 +227,19 @@ int hw_statsd_format_sample(const struct hw_statsd_config *c,
 	size_t len;
 	int rc;
 
+	/* A process without a slot has no path of its own. */
+	if (by_slot && !agg && s->slot < 0)
+		return 0;
 	hw_statsd_sanitize(s->target, target, sizeof target);
 	if (agg)
 		snprintf(pid, sizeof pid, "all");
 	else
 		snprintf(pid, sizeof pid, "%lld", (long long)s->pid);
+	hw_slot_name(agg ? HW_SLOT_NONE : s->slot, slot, sizeof slot);
 	for (size_t i = 0; i < sizeof fig / sizeof fig[0]; i++) {
 		if (!fig[i].on)
 			continue;
-		len = render(c, target, pid, fig[i].name, fig[i].v, line);
+		len = render(c, target, pid, slot, fig[i].name, fig[i].v, line);
 		if (len && (rc = fn(arg, line, len)) != 0)
 			return rc;
 	}
@@ -234,7 +253,7 @@ int hw_statsd_format_sample(const struct hw_statsd_config *c,
 		name[sizeof name - 1] = '\0';
 		memcpy(metric, "types.", 6);
 		hw_statsd_sanitize(name, metric + 6, sizeof metric - 6);
-		len = render(c, target, pid, metric, s->types[i].count, line);
+		len = render(c, target, pid, slot, metric, s->types[i].count, line);
 		if (len && (rc = fn(arg, line, len)) != 0)
 			return rc;
 	}

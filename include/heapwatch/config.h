@@ -89,9 +89,9 @@ struct hw_statsd_config {
 	char prefix[HW_CONFIG_PREFIX_MAX + 1]; /* [A-Za-z0-9_.-], no empty
 						  node */
 	unsigned max_packet;                /* 64..65507 bytes */
-	char path[HW_CONFIG_PATH_MAX + 1];  /* template; has {target}, {pid}
-					       and {metric}, may have
-					       {prefix} */
+	char path[HW_CONFIG_PATH_MAX + 1];  /* template; has {target},
+					       {metric} and {slot} or {pid}
+					       (or both), may have {prefix} */
 };
 
 /* The local history (history.h).  Rows older than full_resolution_ns

@@ -26,6 +26,9 @@ struct hw_sample_type {
 struct hw_sample {
 	char target[HW_TARGET_NAME_MAX];
 	pid_t pid;                 /* 0: the target's aggregate ("all") */
+	int slot;                  /* the process's worker slot (slots.h);
+				      -1 in aggregates and for a process
+				      that has none */
 	uint64_t starttime;        /* /proc/PID/stat field 22; 0 in aggregates */
 	int64_t wall_ms;           /* when, ms since the epoch */
 	int ok;                    /* census taken; if 0 only the memory
@@ -57,7 +60,7 @@ void hw_sample_copy(struct hw_sample *dst, const struct hw_sample *src);
  *     partial if any was partial, type counts summed by name;
  *   - types: the out->cap_types largest counts, sorted by count
  *     (descending), ties by name (ascending, strcmp);
- *   - pid = 0, starttime = 0, wall_ms the latest of the samples, target
+ *   - pid = 0, slot = -1, starttime = 0, wall_ms the latest of the samples, target
  *     copied from samples[0] (the caller may overwrite these).
  * out->types and out->cap_types are kept (out's storage).
  *

@@ -2,8 +2,9 @@
  * gauges, over UDP or TCP, without ever blocking the daemon's loop.
  *
  * Lines.  "<path>:<value>|g", the path from the template in the config
- * ({prefix} {target} {pid} {metric}; {pid} is "all" for a target's
- * aggregate).  Every node that comes from target data (the target name, a
+ * ({prefix} {target} {slot} {pid} {metric}; {slot} is the process's
+ * worker slot "w0", "w1" ... (slots.h), {pid} its pid, and both are "all"
+ * for a target's aggregate).  Every node that comes from target data (the target name, a
  * type name) goes through hw_statsd_sanitize(), and the finished path is
  * checked once more, so no byte outside [A-Za-z0-9_.-] can reach a path:
  * a hostile class name can add neither a path level, nor a line, nor a
@@ -12,9 +13,12 @@
  *
  * Metrics of a sample, in this order (unknown memory figures, -1, are not
  * sent; census figures only when the census succeeded, sample->ok):
+ *   pid                          (processes, when the path has no {pid})
  *   rss_bytes pss_bytes uss_bytes swap_bytes
  *   max_rss_bytes processes processes_censused        (aggregates only)
  *   gc_objects pause_us partial(0|1) types.<name>...   (ok only)
+ * With {slot} in the path, a process sample whose slot is negative (the
+ * process got none) gives no lines.
  *
  * Packets.  Lines are packed into packets of at most max_packet bytes and
  * split only between lines.  UDP: one datagram per packet, lines joined by
@@ -68,7 +72,7 @@
 #include "heapwatch/sample.h"
 
 #define HW_STATSD_MAX_PACKET_DEFAULT 1432  /* fits a 1500-byte MTU */
-#define HW_STATSD_PATH_DEFAULT "{prefix}.{target}.{pid}.{metric}"
+#define HW_STATSD_PATH_DEFAULT "{prefix}.{target}.{slot}.{metric}"
 /* Longest node made from a name (hw_statsd_sanitize()). */
 #define HW_STATSD_NODE_MAX 100
 /* Longest line any template of a struct hw_statsd_config can produce. */
@@ -124,6 +128,11 @@ void hw_statsd_close(struct hw_statsd *s);
  * leaves room for that: at least 17 bytes).
  * "__main__.Outer.Inner" -> "__main___Outer_Inner". */
 void hw_statsd_sanitize(const char *in, char *out, size_t outsize);
+
+/* Whether c's template (the default when empty) holds {slot}, or {pid}:
+ * 1 or 0. */
+int hw_statsd_path_has_slot(const struct hw_statsd_config *c);
+int hw_statsd_path_has_pid(const struct hw_statsd_config *c);
 
 /* Called once per line: line[0..len) without the '\n' (line is also
  * NUL-terminated), borrowed for the call.  Return 0 to go on, anything

@@ -101,9 +101,14 @@ try:
     g = wait_for(worker_gauges, 30, "per-worker LeakyThing gauges")
     leak_keys = [k for k in g if k.endswith(".types.leakyapp_LeakyThing") and ".all." not in k]
     R.check("per-worker type gauges: %s" % leak_keys[:2], len(leak_keys) >= 1, str(sorted(g)[:20]))
-    pid_nodes = set(k.split(".")[2] for k in leak_keys)
-    R.check("gauges name live worker pids", pid_nodes <= set(str(p) for p in workers) | set(
-        str(p) for p in gun.worker_pids()), "%s vs %s" % (pid_nodes, workers))
+    slot_nodes = set(k.split(".")[2] for k in leak_keys)
+    R.check("per-worker gauges are filed by worker slot (%s)" % sorted(slot_nodes),
+            slot_nodes <= set(["w0", "w1"]), str(slot_nodes))
+    slot_pids = dict((k.split(".")[2], int(v)) for k, v in g.items()
+                     if k.startswith("hwtest.web.w") and k.endswith(".pid"))
+    R.check("each slot's pid gauge names a live worker (%s)" % slot_pids,
+            set(slot_pids) == set(["w0", "w1"]) and set(slot_pids.values()) <= set(workers) | set(
+                gun.worker_pids()), "%s vs %s" % (slot_pids, workers))
     for m in ("rss_bytes", "pss_bytes", "gc_objects", "pause_us"):
         R.check("aggregate hwtest.web.all.%s" % m, g.get("hwtest.web.all." + m, 0) > 0,
                 str(g.get("hwtest.web.all." + m)))
@@ -128,9 +133,15 @@ try:
                 pass
         return [p for p in gun.worker_pids() if p not in workers]
     new = wait_for(recycled, 60, "recycled workers")
-    wait_for(lambda: any(k.startswith("hwtest.web.%d." % new[0]) for k in statsd.gauges()), 30,
-             "gauges of recycled worker %d" % new[0])
-    R.ok("recycled worker %d sampled" % new[0])
+    g3 = wait_for(lambda: (lambda x: x if new[0] in [int(v) for k, v in x.items()
+                                                      if k.startswith("hwtest.web.w") and k.endswith(".pid")]
+                           else None)(statsd.gauges()), 30, "a slot's pid gauge to name recycled worker %d" % new[0])
+    slots_now = sorted(k.split(".")[2] for k in g3 if k.startswith("hwtest.web.w") and k.endswith(".pid"))
+    R.check("recycled worker %d sampled in a slot it took over (slots %s)" % (new[0], slots_now),
+            slots_now == ["w0", "w1"], str(slots_now))
+    text = open(os.path.join(work, "daemon.log")).read()
+    R.check("the log says which slot changed hands",
+            ("pid %d appeared, slot w" % new[0]) in text and "(was pid " in text, text[-800:])
 
     # a broken reload is refused and named; the daemon keeps running
     with open(conf, "a") as f:

@@ -106,7 +106,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.statsd.protocol, HW_STATSD_UDP);
 	ck_assert_str_eq(c.statsd.prefix, "heapwatch");
 	ck_assert_uint_eq(c.statsd.max_packet, 1432);
-	ck_assert_str_eq(c.statsd.path, "{prefix}.{target}.{pid}.{metric}");
+	ck_assert_str_eq(c.statsd.path, "{prefix}.{target}.{slot}.{metric}");
 	ck_assert(c.history.enabled);
 	ck_assert_str_eq(c.history.path, HW_HISTORY_PATH_DEFAULT);
 	ck_assert_uint_eq(c.history.retention_ns, 7ull * 86400 * SEC);

@@ -20,6 +20,7 @@
 
 #include "heapwatch/ring.h"
 #include "heapwatch/sample.h"
+#include "heapwatch/slots.h"
 #include "heapwatch/statsd.h"
 
 #define NT 64
@@ -63,7 +64,9 @@ static void cfg(struct hw_statsd_config *c, unsigned port, enum hw_statsd_proto 
 	c->protocol = proto;
 	snprintf(c->prefix, sizeof c->prefix, "hw");
 	c->max_packet = max_packet;
-	snprintf(c->path, sizeof c->path, "%s", HW_STATSD_PATH_DEFAULT);
+	/* by pid: these tests are about lines and sockets; the slot template
+	 * (the default) has tests of its own below */
+	snprintf(c->path, sizeof c->path, "%s", "{prefix}.{target}.{pid}.{metric}");
 }
 
 /* "<nodes>:<digits>|g", nodes of [A-Za-z0-9_-] joined by single dots. */
@@ -454,15 +457,79 @@ START_TEST(test_format_template)
 	snprintf(c.path, sizeof c.path, "{prefix}.{target}.{pid}.{metric}");
 	hw_statsd_format(&c, &s, buf, sizeof buf);
 	ck_assert_str_eq(buf, "web.7.rss_bytes:1000|g\n");
-	/* an empty template is the default one */
+	/* an empty template is the default one, by slot */
 	snprintf(c.prefix, sizeof c.prefix, "a.b");
 	c.path[0] = '\0';
+	s.slot = 3;
 	hw_statsd_format(&c, &s, buf, sizeof buf);
-	ck_assert_str_eq(buf, "a.b.web.7.rss_bytes:1000|g\n");
+	ck_assert_str_eq(buf, "a.b.web.w3.pid:7|g\na.b.web.w3.rss_bytes:1000|g\n");
 	/* a template config would refuse still cannot break a line */
 	snprintf(c.path, sizeof c.path, "x:{metric}|c\n{pid}..{unknown}");
 	hw_statsd_format(&c, &s, buf, sizeof buf);
 	ck_assert_str_eq(buf, "x_rss_bytes_c_7._unknown_:1000|g\n");
+}
+END_TEST
+
+/* By slot (the default template): "w<N>" for a process, with a "pid"
+ * gauge first, "all" for the aggregate, which has no pid gauge; a process
+ * that has no slot sends nothing; both placeholders may be used at once,
+ * and then no pid gauge is needed. */
+START_TEST(test_format_slots)
+{
+	struct hw_statsd_config c;
+	struct hw_sample s;
+	char buf[4096];
+
+	cfg(&c, 8125, HW_STATSD_UDP, 1432);
+	c.path[0] = '\0';
+	ck_assert_int_eq(hw_statsd_path_has_slot(&c), 1);
+	ck_assert_int_eq(hw_statsd_path_has_pid(&c), 0);
+	mk(&s, 0, 4242, 0, 1);
+	s.slot = 0;
+	s.uss = 0;
+	snprintf(s.types[0].name, sizeof s.types[0].name, "__main__.Leak");
+	s.types[0].count = 5;
+	hw_statsd_format(&c, &s, buf, sizeof buf);
+	ck_assert_str_eq(buf,
+		"hw.web.w0.pid:4242|g\n"
+		"hw.web.w0.rss_bytes:1000|g\n"
+		"hw.web.w0.pss_bytes:800|g\n"
+		"hw.web.w0.uss_bytes:0|g\n"
+		"hw.web.w0.gc_objects:42|g\n"
+		"hw.web.w0.pause_us:7|g\n"
+		"hw.web.w0.partial:0|g\n"
+		"hw.web.w0.types.__main___Leak:5|g\n");
+	/* a failed census still says which process holds the slot */
+	s.ok = 0;
+	s.slot = 12;
+	s.pss = -1;
+	s.uss = -1;
+	hw_statsd_format(&c, &s, buf, sizeof buf);
+	ck_assert_str_eq(buf, "hw.web.w12.pid:4242|g\nhw.web.w12.rss_bytes:1000|g\n");
+	/* no slot: nothing */
+	s.slot = -1;
+	ck_assert_int_eq(hw_statsd_format(&c, &s, buf, sizeof buf), 0);
+	/* the aggregate is "all", whatever its slot field says */
+	mk(&s, 0, 0, 0, 0);
+	s.slot = 5;
+	s.ok = 0;
+	s.pss = -1;
+	s.nprocs = 2;
+	hw_statsd_format(&c, &s, buf, sizeof buf);
+	ck_assert_str_eq(buf,
+		"hw.web.all.rss_bytes:1000|g\n"
+		"hw.web.all.max_rss_bytes:1000|g\n"
+		"hw.web.all.processes:2|g\n"
+		"hw.web.all.processes_censused:0|g\n");
+	/* both: the pid is in the path already */
+	snprintf(c.path, sizeof c.path, "{prefix}.{target}.{slot}.{pid}.{metric}");
+	ck_assert_int_eq(hw_statsd_path_has_pid(&c), 1);
+	mk(&s, 0, 77, 0, 0);
+	s.slot = 1;
+	s.ok = 0;
+	s.pss = -1;
+	hw_statsd_format(&c, &s, buf, sizeof buf);
+	ck_assert_str_eq(buf, "hw.web.w1.77.rss_bytes:1000|g\n");
 }
 END_TEST
 
@@ -501,6 +568,20 @@ START_TEST(test_longest_line_fits)
 	/* 128 + 1 + 64 + 1 + 10 + 1 + 6 + 100 + 1 + 20 + 2 */
 	ck_assert_uint_eq(longest, 334);
 	ck_assert_uint_lt(longest + 1, HW_STATSD_MAX_PACKET_DEFAULT);
+	/* the default template, by slot: "w65535" is shorter than a pid */
+	c.path[0] = '\0';
+	s.slot = HW_SLOTS_MAX - 1;
+	ck_assert_int_gt(hw_statsd_format(&c, &s, buf, sizeof buf), 0);
+	check_lines(buf);
+	longest = 0;
+	for (char *p = buf; *p;) {
+		char *nl = strchr(p, '\n');
+
+		if ((size_t)(nl - p) > longest)
+			longest = (size_t)(nl - p);
+		p = nl + 1;
+	}
+	ck_assert_uint_eq(longest, 334 - 10 + 6);
 }
 END_TEST
 
@@ -1234,6 +1315,7 @@ int main(void)
 	tcase_add_test(names, test_format_aggregate_and_failed);
 	tcase_add_test(names, test_format_hostile_names);
 	tcase_add_test(names, test_format_template);
+	tcase_add_test(names, test_format_slots);
 	tcase_add_test(names, test_longest_line_fits);
 	tcase_add_test(agg, test_aggregate_math);
 	tcase_add_test(agg, test_aggregate_ties_and_limits);
