@@ -6,6 +6,7 @@
  * bounded by the schema, not by the input.  No YAML tag resolution is
  * used: a key's row says what its value must look like. */
 #include "heapwatch/config.h"
+#include "heapwatch/trend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +30,9 @@ enum ktype {
 	K_STR,      /* char[] inside the struct */
 	K_STRP,     /* char *, malloc'ed */
 	K_BOOL,     /* bool */
-	K_SECTION,  /* a mapping of keys of scope .sub (statsd, history) */
+	K_SECTION,  /* a mapping of keys of scope .sub (statsd, history, trend) */
 	K_LIST,     /* the targets sequence */
+	K_STRLIST,  /* a sequence of strings (struct hw_strlist) */
 };
 
 enum scope {
@@ -38,6 +40,7 @@ enum scope {
 	S_STATSD,   /* offsets into struct hw_config too (statsd.x) */
 	S_HISTORY,  /* offsets into struct hw_config too (history.x) */
 	S_TARGET,   /* offsets into struct hw_config_target */
+	S_TREND,    /* offsets into struct hw_config (trend.x) */
 };
 
 struct enum_name {
@@ -104,7 +107,7 @@ static const struct enum_name protocols[] = {
 };
 
 static check_fn check_host, check_prefix, check_template, check_name,
-	check_match, check_abspath;
+	check_match, check_abspath, check_status_file;
 
 static const struct key keys[] = {
 	{ .path = "interval", .scope = S_TOP, .type = K_DURATION,
@@ -119,6 +122,18 @@ static const struct key keys[] = {
 	  .off = FIELD(CF, top_types, unsigned),
 	  .min = 1, .max = 1000, .def = "20",
 	  .help = "per sample, how many types (by count) become gauges" },
+	{ .path = "growth_types", .scope = S_TOP, .type = K_UINT,
+	  .off = FIELD(CF, growth_types, unsigned),
+	  .min = 0, .max = 1000, .def = "20",
+	  .help = "per sample, how many of the types that grew most become gauges" },
+	{ .path = "watch_types", .scope = S_TOP, .type = K_STRLIST,
+	  .off = FIELD(CF, watch_types, struct hw_strlist),
+	  .min = 1, .max = HW_CONFIG_WATCH_LEN,
+	  .help = "types always sent: exact names or shell patterns (\"myapp.*\")" },
+	{ .path = "max_types", .scope = S_TOP, .type = K_UINT,
+	  .off = FIELD(CF, max_types, unsigned),
+	  .min = 1, .max = 10000, .def = "200",
+	  .help = "most types one process sends; once sent, a type stays until it exits" },
 	{ .path = "ring_capacity", .scope = S_TOP, .type = K_UINT,
 	  .off = FIELD(CF, ring_capacity, unsigned),
 	  .min = 1, .max = 1000000, .def = "4096",
@@ -182,6 +197,24 @@ static const struct key keys[] = {
 	  .off = FIELD(CF, history.thinned_interval_ns, uint64_t),
 	  .min = SEC, .max = DAY, .def = "1m",
 	  .help = "after full_resolution, one sample per process per interval" },
+	{ .path = "trend", .scope = S_TOP, .type = K_SECTION, .sub = S_TREND,
+	  .help = "how leaks are told from sawtooths, caches and surges" },
+	{ .path = "trend.warmup", .scope = S_TREND, .type = K_DURATION,
+	  .off = FIELD(CF, trend.warmup_ns, uint64_t),
+	  .min = 0, .max = 24 * HOUR, .def = "20m",
+	  .help = "a process younger than this is warming, not judged" },
+	{ .path = "trend.bucket", .scope = S_TREND, .type = K_DURATION,
+	  .off = FIELD(CF, trend.bucket_ns, uint64_t),
+	  .min = SEC, .max = 24 * HOUR, .def = "5m",
+	  .help = "the minimum of each bucket is one valley" },
+	{ .path = "trend.window", .scope = S_TREND, .type = K_DURATION,
+	  .off = FIELD(CF, trend.window_ns, uint64_t),
+	  .min = 6 * SEC, .max = 30 * 24 * HOUR, .def = "60m",
+	  .help = "valleys judged together: 6 to 240 buckets" },
+	{ .path = "status_file", .scope = S_TOP, .type = K_STR,
+	  STRFIELD(CF, status_file, HW_CONFIG_STATUS_MAX),
+	  .check = check_status_file, .def = "/run/heapwatch/status.json",
+	  .help = "rewritten at each flush; read by heapwatch status" },
 	{ .path = "targets", .scope = S_TOP, .type = K_LIST,
 	  .help = "the processes to sample" },
 	{ .path = "targets[].name", .scope = S_TARGET, .type = K_STR,
@@ -484,6 +517,7 @@ static int set_value(const struct key *k, void *base, const char *s,
 		return 0;
 	case K_SECTION:
 	case K_LIST:
+	case K_STRLIST:
 		break;
 	}
 	snprintf(why, wsz, "not a scalar key");
@@ -520,6 +554,7 @@ static void expected(const struct key *k, char *buf, size_t size)
 	case K_STRP:     snprintf(buf, size, "a string"); break;
 	case K_SECTION:  snprintf(buf, size, "a mapping of keys"); break;
 	case K_LIST:     snprintf(buf, size, "a list of targets"); break;
+	case K_STRLIST:  snprintf(buf, size, "a list of type names or patterns"); break;
 	case K_ENUM:
 		enum_list(k->names, list, sizeof list);
 		snprintf(buf, size, "one of %s", list);
@@ -685,6 +720,65 @@ static int check_abspath(const char *s, char *why, size_t size)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* A watch_types entry: a type name or an fnmatch(3) pattern. */
+static int check_watch(const char *s, size_t n, uint64_t max, char *why,
+		       size_t size)
+{
+	char shown[64];
+	unsigned stars = 0;
+
+	echo(shown, sizeof shown, s, n);
+	if (n == 0) {
+		snprintf(why, size, "must not be empty");
+		return -1;
+	}
+	if (n > max) {
+		snprintf(why, size, "'%s' is longer than %llu characters (type names are cut there)",
+			 shown, (unsigned long long)max);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			snprintf(why, size, "'%s' contains a control character", shown);
+			return -1;
+		}
+		stars += ch == '*';
+	}
+	/* glibc's fnmatch() backtracks at each '*': with many of them a
+	 * long type name takes polynomial time of a high degree. */
+	if (stars > HW_CONFIG_WATCH_STARS) {
+		snprintf(why, size, "'%s' has %u '*'; at most %d are allowed",
+			 shown, stars, HW_CONFIG_WATCH_STARS);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_status_file(const char *s, char *why, size_t size)
+{
+	static const char *const virt[] = { "/dev/", "/proc/", "/sys/" };
+	char shown[64];
+	size_t n = strlen(s);
+
+	if (check_abspath(s, why, size))
+		return -1;
+	echo(shown, sizeof shown, s, n);
+	if (s[n - 1] == '/') {
+		snprintf(why, size, "'%s' names a directory; name the file", shown);
+		return -1;
+	}
+	/* The file is replaced by rename(2): never over a device. */
+	for (size_t i = 0; i < sizeof virt / sizeof virt[0]; i++)
+		if (strncmp(s, virt[i], strlen(virt[i])) == 0) {
+			snprintf(why, size, "'%s' is under %s; the status file is replaced at each flush",
+				 shown, virt[i]);
+			return -1;
+		}
 	return 0;
 }
 
@@ -1011,6 +1105,9 @@ void hw_config_fini(struct hw_config *c)
 		free(c->targets[i].match);
 	}
 	free(c->targets);
+	for (size_t i = 0; c->watch_types.v && i < c->watch_types.n; i++)
+		free(c->watch_types.v[i]);
+	free(c->watch_types.v);
 	memset(c, 0, sizeof *c);
 }
 
@@ -1069,12 +1166,23 @@ static void dump_key(FILE *f, const char *indent, const struct key *k,
 	case K_STRP:
 	case K_SECTION:
 	case K_LIST:
+	case K_STRLIST:
 		break;
 	}
 	len = fprintf(f, "%s%s: %s", indent, leaf(k), buf);
 	if (k->type == K_STR || k->type == K_STRP) {
 		s = k->type == K_STR ? p : *(char *const *)p;
 		len += put_quoted(f, s ? s : "");
+	}
+	if (k->type == K_STRLIST) {
+		const struct hw_strlist *l = p;
+
+		len += fprintf(f, "[");
+		for (size_t i = 0; i < l->n; i++) {
+			len += i ? fprintf(f, ", ") : 0;
+			len += put_quoted(f, l->v[i]);
+		}
+		len += fprintf(f, "]");
 	}
 	fprintf(f, "%*s# %s\n", len >= 0 && len < 40 ? 40 - len : 1, "", k->help);
 }
@@ -1136,6 +1244,16 @@ static bool same_value(const struct key *k, const void *a, const void *b)
 
 		return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
 	}
+	case K_STRLIST: {
+		const struct hw_strlist *la = pa, *lb = pb;
+
+		if (la->n != lb->n)
+			return false;
+		for (size_t i = 0; i < la->n; i++)
+			if (strcmp(la->v[i], lb->v[i]) != 0)
+				return false;
+		return true;
+	}
 	case K_SECTION:
 	case K_LIST:
 		break;
@@ -1188,6 +1306,12 @@ int hw_config_diff(const struct hw_config *a, const struct hw_config *b,
 /* The parser                                                         */
 /* ------------------------------------------------------------------ */
 
+/* Which keys a mapping gave, and where. */
+struct seen {
+	bool given[NKEYS];
+	yaml_mark_t key[NKEYS], value[NKEYS];
+};
+
 struct ps {
 	yaml_parser_t yp;
 	yaml_event_t ev;
@@ -1198,6 +1322,8 @@ struct ps {
 	struct hw_config *c;
 	size_t cap;            /* allocated entries of c->targets */
 	struct hw_err *e;
+	struct seen trend_seen; /* the trend mapping's keys, for the checks
+				   across keys at the end */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -1418,6 +1544,7 @@ static int unknown_key(struct ps *p, enum scope sc, long idx, const char *s,
 		[S_STATSD] = "belongs under 'statsd'",
 		[S_HISTORY] = "belongs under 'history'",
 		[S_TARGET] = "belongs in an entry of 'targets'",
+		[S_TREND] = "belongs under 'trend'",
 	};
 	char shown[64], pre[32], hint[128] = "";
 	const struct key *best = NULL;
@@ -1452,12 +1579,6 @@ static int unknown_key(struct ps *p, enum scope sc, long idx, const char *s,
 	}
 	return perr(p, m, "unknown key '%s%s'%s", pre, shown, hint);
 }
-
-/* Which keys a mapping gave, and where. */
-struct seen {
-	bool given[NKEYS];
-	yaml_mark_t key[NKEYS], value[NKEYS];
-};
 
 static int parse_mapping(struct ps *p, enum scope sc, void *base, long idx,
 			 struct seen *seen);
@@ -1544,6 +1665,51 @@ static int parse_targets(struct ps *p)
 	}
 }
 
+/* The SEQUENCE-START of a K_STRLIST key is in p->ev: its entries, through
+ * SEQUENCE-END. */
+static int parse_strlist(struct ps *p, const struct key *k, void *base)
+{
+	struct hw_strlist *l = field(k, base);
+	size_t cap = l->n;
+	char what[96], why[256];
+
+	for (long i = 0;; i++) {
+		yaml_mark_t m;
+		const char *s;
+		size_t n;
+		char **nv;
+
+		if (next(p))
+			return -1;
+		if (p->ev.type == YAML_SEQUENCE_END_EVENT)
+			return 0;
+		m = p->ev.start_mark;
+		if (i >= HW_CONFIG_WATCH_MAX)
+			return perr(p, m, "key '%s': more than %d entries", k->path,
+				    HW_CONFIG_WATCH_MAX);
+		if (p->ev.type != YAML_SCALAR_EVENT || is_null(&p->ev)) {
+			kind(&p->ev, what, sizeof what);
+			return perr(p, m, "key '%s[%ld]': expected a type name or pattern, got %s",
+				    k->path, i, what);
+		}
+		s = (const char *)p->ev.data.scalar.value;
+		n = p->ev.data.scalar.length;
+		if (check_watch(s, n, k->max, why, sizeof why))
+			return perr(p, m, "key '%s[%ld]': %s", k->path, i, why);
+		if (l->n == cap) {
+			cap = cap ? 2 * cap : 8;
+			nv = realloc(l->v, cap * sizeof *nv);
+			if (!nv)
+				return hw_err_set(p->e, HW_ENOMEM, ENOMEM, "%s", p->name);
+			l->v = nv;
+		}
+		l->v[l->n] = strndup(s, n);
+		if (!l->v[l->n])
+			return hw_err_set(p->e, HW_ENOMEM, ENOMEM, "%s", p->name);
+		l->n++;
+	}
+}
+
 /* The value event of key k is in p->ev. */
 static int parse_value(struct ps *p, const struct key *k, void *base,
 		       long idx)
@@ -1555,12 +1721,16 @@ static int parse_value(struct ps *p, const struct key *k, void *base,
 
 	key_path(k, idx, path, sizeof path);
 	if (k->type == K_SECTION && p->ev.type == YAML_MAPPING_START_EVENT)
-		return parse_mapping(p, k->sub, base, idx, &seen);
+		return parse_mapping(p, k->sub, base, idx,
+				     k->sub == S_TREND ? &p->trend_seen : &seen);
 	if (k->type == K_LIST && p->ev.type == YAML_SEQUENCE_START_EVENT)
 		return parse_targets(p);
-	if ((k->type == K_SECTION || k->type == K_LIST) && is_null(&p->ev))
+	if (k->type == K_STRLIST && p->ev.type == YAML_SEQUENCE_START_EVENT)
+		return parse_strlist(p, k, base);
+	if ((k->type == K_SECTION || k->type == K_LIST || k->type == K_STRLIST) &&
+	    is_null(&p->ev))
 		return 0;
-	if (k->type == K_SECTION || k->type == K_LIST ||
+	if (k->type == K_SECTION || k->type == K_LIST || k->type == K_STRLIST ||
 	    p->ev.type != YAML_SCALAR_EVENT || is_null(&p->ev)) {
 		expected(k, exp, sizeof exp);
 		kind(&p->ev, what, sizeof what);
@@ -1636,6 +1806,62 @@ static int parse_mapping(struct ps *p, enum scope sc, void *base, long idx,
 	}
 }
 
+static size_t key_index(const char *path)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].path, path) == 0)
+			return i;
+	return 0;
+}
+
+/* Where to point for a rule between keys: the value of the first of
+ * paths that the file gave (in the top mapping or under trend), else the
+ * start of the document. */
+static yaml_mark_t mark_of(const struct ps *p, const struct seen *top,
+			   const char *const *paths, size_t n)
+{
+	yaml_mark_t m = { 0, 0, 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = key_index(paths[i]);
+		const struct seen *s = keys[k].scope == S_TREND ? &p->trend_seen : top;
+
+		if (s->given[k])
+			return s->value[k];
+	}
+	return m;
+}
+
+/* The rules that span keys, once the whole file is read. */
+static int check_across(struct ps *p, const struct seen *top)
+{
+	const struct hw_config *c = p->c;
+	const struct hw_trend_config *t = &c->trend;
+	char b[32], w[32];
+	uint64_t nb;
+
+	if (c->max_types < c->top_types) {
+		static const char *const at[] = { "max_types", "top_types" };
+
+		return perr(p, mark_of(p, top, at, 2),
+			    "key 'max_types': %u is below top_types (%u); it caps all the types a process sends",
+			    c->max_types, c->top_types);
+	}
+	format_units(t->bucket_ns, duration_units, b, sizeof b);
+	format_units(t->window_ns, duration_units, w, sizeof w);
+	nb = t->window_ns / t->bucket_ns;
+	if (nb < HW_TREND_BUCKETS_MIN || nb > HW_TREND_BUCKETS_MAX ||
+	    t->window_ns % t->bucket_ns) {
+		static const char *const at[] = { "trend.window", "trend.bucket" };
+
+		return perr(p, mark_of(p, top, at, 2),
+			    "key 'trend.window': %s is %.3g buckets of %s; a window needs a whole number of them from %d to %d",
+			    w, (double)t->window_ns / (double)t->bucket_ns, b,
+			    HW_TREND_BUCKETS_MIN, HW_TREND_BUCKETS_MAX);
+	}
+	return 0;
+}
+
 static int parse_stream(struct ps *p)
 {
 	struct seen seen;
@@ -1648,7 +1874,8 @@ static int parse_stream(struct ps *p)
 	if (next(p))
 		return -1;
 	if (p->ev.type == YAML_MAPPING_START_EVENT) {
-		if (parse_mapping(p, S_TOP, p->c, -1, &seen))
+		if (parse_mapping(p, S_TOP, p->c, -1, &seen) ||
+		    check_across(p, &seen))
 			return -1;
 	} else if (!is_null(&p->ev)) {
 		kind(&p->ev, what, sizeof what);

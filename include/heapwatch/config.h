@@ -52,6 +52,12 @@
 /* Where the history goes unless history.path says otherwise: the unit's
  * StateDirectory=heapwatch. */
 #define HW_HISTORY_PATH_DEFAULT HW_LOCALSTATEDIR "/heapwatch/history.db"
+#define HW_CONFIG_WATCH_MAX    256  /* watch_types entries */
+#define HW_CONFIG_WATCH_LEN    127  /* characters of one entry (a type
+				       name is cut there too) */
+#define HW_CONFIG_WATCH_STARS  3    /* '*' in one pattern: fnmatch(3)
+				       backtracks once per '*' */
+#define HW_CONFIG_STATUS_MAX   1023 /* status_file path */
 
 enum hw_statsd_proto {
 	HW_STATSD_UDP,
@@ -106,11 +112,34 @@ struct hw_history_config {
 	uint64_t thinned_interval_ns; /* 1s..1d */
 };
 
+/* A list of strings, owned by the struct hw_config it is in. */
+struct hw_strlist {
+	char **v;
+	size_t n;
+};
+
+/* trend: how valleys are judged (durations in ns).  window / bucket is
+ * a whole number from HW_TREND_BUCKETS_MIN to HW_TREND_BUCKETS_MAX
+ * (trend.h); the parser refuses other combinations. */
+struct hw_trend_config {
+	uint64_t warmup_ns;          /* 0..24h; younger processes: warming */
+	uint64_t bucket_ns;          /* 1s..24h; one valley per bucket */
+	uint64_t window_ns;          /* 6s..30d; buckets judged together */
+};
+
 /* Durations are nanoseconds, sizes bytes. */
 struct hw_config {
 	uint64_t interval_ns;        /* 100ms..1h */
 	uint64_t flush_interval_ns;  /* 100ms..1h */
 	unsigned top_types;          /* 1..1000 */
+	unsigned growth_types;       /* 0..1000 */
+	unsigned max_types;          /* 1..10000, >= top_types */
+	struct hw_strlist watch_types; /* 0..HW_CONFIG_WATCH_MAX names or
+				       fnmatch(3) patterns, each 1..127
+				       printable characters with at most
+				       HW_CONFIG_WATCH_STARS '*' */
+	struct hw_trend_config trend;
+	char status_file[HW_CONFIG_STATUS_MAX + 1]; /* absolute path */
 	unsigned ring_capacity;      /* 1..1000000 samples */
 	uint64_t max_pause_ns;       /* 1ms..60s */
 	uint64_t snapshot_limit;     /* 1MiB..1TiB */

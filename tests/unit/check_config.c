@@ -97,6 +97,14 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.interval_ns, 10 * SEC);
 	ck_assert_uint_eq(c.flush_interval_ns, 10 * SEC);
 	ck_assert_uint_eq(c.top_types, 20);
+	ck_assert_uint_eq(c.growth_types, 20);
+	ck_assert_uint_eq(c.max_types, 200);
+	ck_assert_uint_eq(c.watch_types.n, 0);
+	ck_assert_ptr_null(c.watch_types.v);
+	ck_assert_uint_eq(c.trend.warmup_ns, 20 * 60 * SEC);
+	ck_assert_uint_eq(c.trend.bucket_ns, 5 * 60 * SEC);
+	ck_assert_uint_eq(c.trend.window_ns, 60 * 60 * SEC);
+	ck_assert_str_eq(c.status_file, "/run/heapwatch/status.json");
 	ck_assert_uint_eq(c.ring_capacity, 4096);
 	ck_assert_uint_eq(c.max_pause_ns, 500 * MS);
 	ck_assert_uint_eq(c.snapshot_limit, 256ull << 20);
@@ -189,6 +197,15 @@ START_TEST(test_full_example)
 	ck_assert_uint_eq(c.interval_ns, 5 * SEC);
 	ck_assert_uint_eq(c.flush_interval_ns, 60 * SEC);
 	ck_assert_uint_eq(c.top_types, 50);
+	ck_assert_uint_eq(c.growth_types, 10);
+	ck_assert_uint_eq(c.max_types, 300);
+	ck_assert_uint_eq(c.watch_types.n, 2);
+	ck_assert_str_eq(c.watch_types.v[0], "myapp.*");
+	ck_assert_str_eq(c.watch_types.v[1], "lxml.etree._Element");
+	ck_assert_uint_eq(c.trend.warmup_ns, 10 * 60 * SEC);
+	ck_assert_uint_eq(c.trend.bucket_ns, 60 * SEC);
+	ck_assert_uint_eq(c.trend.window_ns, 30 * 60 * SEC);
+	ck_assert_str_eq(c.status_file, "/var/lib/heapwatch/status.json");
 	ck_assert_uint_eq(c.ring_capacity, 100000);
 	ck_assert_uint_eq(c.max_pause_ns, 250 * MS);
 	ck_assert_uint_eq(c.snapshot_limit, 1ull << 30);
@@ -285,6 +302,79 @@ START_TEST(test_dump_defaults_round_trip)
 END_TEST
 
 /* ---- units ---- */
+
+START_TEST(test_watch_and_trend)
+{
+	struct hw_config c, d;
+	struct hw_err e;
+	char *text, which[64], name[200];
+	size_t len = 0;
+
+	/* empty list, null, a block list */
+	ck_assert_int_eq(parse("watch_types: []\n", &c, &e), 0);
+	ck_assert_uint_eq(c.watch_types.n, 0);
+	hw_config_fini(&c);
+	ck_assert_int_eq(parse("watch_types:\n", &c, &e), 0);
+	ck_assert_uint_eq(c.watch_types.n, 0);
+	hw_config_fini(&c);
+	ck_assert_int_eq(parse("watch_types:\n  - a.*\n  - '[ab]?c'\n", &c, &e), 0);
+	ck_assert_uint_eq(c.watch_types.n, 2);
+	ck_assert_str_eq(c.watch_types.v[1], "[ab]?c");
+	/* a changed entry is a change */
+	ck_assert_int_eq(parse("watch_types:\n  - a.*\n  - '[ab]?d'\n", &d, &e), 0);
+	ck_assert_int_eq(hw_config_diff(&c, &d, which, sizeof which), 1);
+	ck_assert_str_eq(which, "watch_types");
+	hw_config_fini(&c);
+	hw_config_fini(&d);
+
+	/* 127 characters fit, 128 do not; 256 entries fit, 257 do not */
+	memset(name, 'x', 128);
+	name[128] = '\0';
+	text = malloc(16384);
+	ck_assert_ptr_nonnull(text);
+	snprintf(text, 16384, "watch_types: [%.127s]\n", name);
+	ck_assert_int_eq(parse(text, &c, &e), 0);
+	hw_config_fini(&c);
+	snprintf(text, 16384, "watch_types: [%s]\n", name);
+	parse_fails(text, "t.yaml:1:15: key 'watch_types[0]': "
+		    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is longer than 127 characters "
+		    "(type names are cut there)");
+	len = (size_t)snprintf(text, 16384, "watch_types:\n");
+	for (int i = 0; i < 257; i++)
+		len += (size_t)snprintf(text + len, 16384 - len, "  - t%d\n", i);
+	parse_fails(text, "t.yaml:258:5: key 'watch_types': more than 256 entries");
+	free(text);
+	parse_fails("watch_types: [\"a\\x01\"]\n",
+		    "t.yaml:1:15: key 'watch_types[0]': 'a?' contains a control character");
+	parse_fails("watch_types: [\"\"]\n",
+		    "t.yaml:1:15: key 'watch_types[0]': must not be empty");
+
+	/* trend: 6 and 240 buckets; durations through the common units */
+	ck_assert_int_eq(parse("trend: {bucket: 10s, window: 1m, warmup: 0s}\n", &c, &e), 0);
+	ck_assert_uint_eq(c.trend.window_ns, 60 * SEC);
+	ck_assert_uint_eq(c.trend.warmup_ns, 0);
+	hw_config_fini(&c);
+	ck_assert_int_eq(parse("trend: {bucket: 1s, window: 240s}\n", &c, &e), 0);
+	hw_config_fini(&c);
+	parse_fails("trend: {bucket: 1s, window: 241s}\n",
+		    "t.yaml:1:29: key 'trend.window': 241s is 241 buckets of 1s; "
+		    "a window needs a whole number of them from 6 to 240");
+	parse_fails("trend:\n  bucket: 7m\n",
+		    "t.yaml:2:11: key 'trend.window': 1h is 8.57 buckets of 7m; "
+		    "a window needs a whole number of them from 6 to 240");
+	parse_fails("trend: {bucket: 500ms}\n",
+		    "t.yaml:1:17: key 'trend.bucket': 500ms is out of range 1s..1d");
+	parse_fails("max_types: 0\n",
+		    "t.yaml:1:12: key 'max_types': 0 is out of range 1..10000");
+	parse_fails("max_types: 19\n",
+		    "t.yaml:1:12: key 'max_types': 19 is below top_types (20); "
+		    "it caps all the types a process sends");
+	parse_fails("status_file: run/x.json\n",
+		    "t.yaml:1:14: key 'status_file': 'run/x.json' is not an absolute path");
+	parse_fails("status_file: /run/heapwatch/\n",
+		    "t.yaml:1:14: key 'status_file': '/run/heapwatch/' names a directory; name the file");
+}
+END_TEST
 
 START_TEST(test_durations)
 {
@@ -867,6 +957,7 @@ int main(void)
 	tcase_add_test(tc, test_full_example);
 	tcase_add_test(tc, test_defaults_files);
 	tcase_add_test(tc, test_dump_defaults_round_trip);
+	tcase_add_test(tc, test_watch_and_trend);
 	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_integers_and_booleans);
