@@ -537,6 +537,9 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 		 hw_layout_source_name(s->layout.source));
 	snprintf(c->layout_detail, sizeof c->layout_detail, "%.*s",
 		 (int)sizeof c->layout_detail - 1, s->layout.detail);
+	snprintf(c->layout_notes, sizeof c->layout_notes, "%.*s",
+		 (int)sizeof c->layout_notes - 1, s->layout.notes);
+	c->version_untested = s->layout.untested;
 	if (hw_proc_stat(s->pid, &st, e) < 0)
 		return -1;
 	c->starttime = st.starttime;

@@ -435,7 +435,7 @@ static int dwarf_file(const char *path, const char *extra_root,
 		      struct hw_offsets *o, char *where, size_t where_size,
 		      struct hw_err *e)
 {
-	char dipath[256];
+	char dipath[4200];
 	char *dipath_p = dipath;
 	const Dwfl_Callbacks cb = {
 		.find_elf = dwfl_build_id_find_elf,
@@ -519,6 +519,13 @@ int hw_dwarf_offsets_file(const char *path, struct hw_offsets *o, char *where,
 			  size_t where_size, struct hw_err *e)
 {
 	return dwarf_file(path, NULL, o, where, where_size, e);
+}
+
+int hw_dwarf_offsets_file_in(const char *path, const char *debug_dir,
+			     struct hw_offsets *o, char *where, size_t where_size,
+			     struct hw_err *e)
+{
+	return dwarf_file(path, debug_dir, o, where, where_size, e);
 }
 
 int hw_target_dwarf(const struct hw_target *t, struct hw_offsets *o,

@@ -238,6 +238,11 @@ static int cmd_dump(int argc, char **argv)
 		else
 			rc = hw_session_census(s, &c2, &e);
 	}
+	if (rc == 0 && c1.version_untested)
+		fprintf(stderr, "heapwatch: warning: pid %d: CPython %s is newer than any "
+			"version heapwatch was tested on; its layout (%s) was confirmed "
+			"in the process before the census\n", (int)pid, c1.python,
+			c1.layout_source);
 	if (rc == 0) {
 		if (growth >= 0 && json)
 			hw_print_growth_json(stdout, &c1, &c2, growth, (size_t)top);

@@ -115,6 +115,39 @@ static void header(FILE *f, const struct hw_census *c)
 		(int)c->pid, c->python, rss, pss,
 		(unsigned long long)c->gc_objects, (double)c->pause_ns / 1e6,
 		c->layout_source, c->partial ? "  PARTIAL (pause budget reached)" : "");
+	for (const char *n = c->layout_notes; *n;) {
+		size_t len = strcspn(n, "\n");
+
+		fputs("layout note: ", f);
+		fwrite(n, 1, len, f);
+		fputc('\n', f);
+		n += len;
+		n += *n == '\n';
+	}
+}
+
+/* The notes as a JSON array of strings, one per line. */
+static void json_notes(FILE *f, const char *notes)
+{
+	char one[sizeof ((struct hw_census *)0)->layout_notes];
+	int first = 1;
+
+	fputc('[', f);
+	while (*notes) {
+		size_t len = strcspn(notes, "\n");
+
+		if (len >= sizeof one)
+			len = sizeof one - 1;
+		memcpy(one, notes, len);
+		one[len] = '\0';
+		if (!first)
+			fputs(", ", f);
+		hw_json_string(f, one);
+		first = 0;
+		notes += strcspn(notes, "\n");
+		notes += *notes == '\n';
+	}
+	fputc(']', f);
 }
 
 static int name_width(const struct hw_census *c, size_t n)
@@ -171,6 +204,9 @@ static void json_body(FILE *f, const struct hw_census *c)
 	hw_json_string(f, c->layout_source);
 	fputs(", \"layout_detail\": ", f);
 	hw_json_string(f, c->layout_detail);
+	fputs(", \"layout_notes\": ", f);
+	json_notes(f, c->layout_notes);
+	fprintf(f, ", \"version_untested\": %s", c->version_untested ? "true" : "false");
 	fputs(", \"mode\": ", f);
 	hw_json_string(f, c->mode ? c->mode : "");
 	fprintf(f, ", \"partial\": %s, ", c->partial ? "true" : "false");

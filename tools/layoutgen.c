@@ -1,7 +1,9 @@
 /* layoutgen.c - print a built-in layout table row from a CPython build's
  * DWARF.  Maintainer tool behind `make layouts` (tools/gen-layouts.sh).
- * Usage: layoutgen MIN_HEX MAX_HEX DEBUG ORIGIN FILE
- * Prints one C initializer of struct hw_layout_row (layout_tables.c). */
+ * Usage: layoutgen MIN_HEX MAX_HEX DEBUG ORIGIN FILE [DEBUG_DIR]
+ * DEBUG_DIR: where else to look for FILE's separate debug file (a
+ * chroot's /usr/lib/debug).  Prints one C initializer of struct
+ * hw_layout_row (layout_tables.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +17,13 @@ int main(int argc, char **argv)
 	struct hw_err e;
 	char where[4096];
 
-	if (argc != 6) {
-		fprintf(stderr, "usage: layoutgen MIN_HEX MAX_HEX DEBUG ORIGIN FILE\n");
+	if (argc != 6 && argc != 7) {
+		fprintf(stderr, "usage: layoutgen MIN_HEX MAX_HEX DEBUG ORIGIN FILE [DEBUG_DIR]\n");
 		return 2;
 	}
 	hw_offsets_init(&o);
-	if (hw_dwarf_offsets_file(argv[5], &o, where, sizeof where, &e) < 0) {
+	if (hw_dwarf_offsets_file_in(argv[5], argc == 7 ? argv[6] : NULL, &o, where,
+				     sizeof where, &e) < 0) {
 		fprintf(stderr, "layoutgen: %s: %s\n", argv[5], e.msg);
 		return 1;
 	}

@@ -63,7 +63,11 @@ struct hw_census {
 	uint64_t starttime;           /* /proc/PID/stat field 22 */
 	char python[32];              /* "3.11.7" */
 	char layout_source[16];       /* "dwarf", "table", ... */
-	char layout_detail[256];
+	char layout_detail[1024];
+	char layout_notes[2048];      /* sources that disagree or were refused,
+					 one per line; "" if none */
+	int version_untested;         /* a CPython minor version no table was
+					 made for: layout confirmed at run time */
 	struct hw_proc_mem mem;
 	uint64_t gc_objects;
 	uint64_t pause_ns;            /* total time the target was stopped */

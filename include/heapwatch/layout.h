@@ -112,28 +112,66 @@ struct hw_target;
 struct hw_layout {
 	struct hw_offsets off;
 	enum hw_layout_source source;
-	char detail[4300];       /* e.g. the DWARF file, the table's key */
-	char notes[1024];        /* disagreements between sources, if any */
+	char detail[4300];       /* the DWARF file, the table's key, and what
+				    was confirmed or found in the target */
+	char notes[2048];        /* sources that disagree with the one used
+				    or were refused, one per line; "" if none */
+	int confirmed;           /* GC lists confirmed in the target's own
+				    GC state (0 for 2.7 and 3.6: no state) */
+	int names_confirmed;     /* classes whose names were checked */
+	int untested;            /* a CPython minor version no table was
+				    generated for (newer than heapwatch) */
 };
 
 struct hw_mem;
 
 /* Find the layout of t's build, reading the target through m where a
  * source needs its memory (_Py_DebugOffsets, the signature scan): the
- * best source that applies, or only `only` when it is not HW_SRC_NONE
- * (to test each source alone).  Sources are cross-checked where they
- * overlap and disagreements are written to l->notes ("interp_gc: table
- * 7400, debug_offsets 7408").  HW_EFREETHR for a free-threaded build
- * (it has no GC lists); HW_EVERSION / HW_ELAYOUT when nothing applies,
- * naming what was tried. */
+ * best source that applies (dwarf, debug_offsets, table, scan), or only
+ * `only` when it is not HW_SRC_NONE (to test each source alone).
+ *
+ * With m, every layout is confirmed against the running target before
+ * it is returned (layout.c explains the checks): the GC lists where the
+ * target's own generation0 pointer says, list heads that are lists, a
+ * few classes whose names read right.  A source that fails is refused
+ * (HW_ELAYOUT naming the source, the field and both values) and auto
+ * mode goes on to the next.  The chosen layout is compared with the
+ * table and _Py_DebugOffsets where they apply; differences and refused
+ * sources are written to l->notes ("table: pyenv 3.13.0 ... disagrees
+ * with dwarf on 1 field: gc_gens 24, dwarf 20").
+ *
+ * A 3.x version newer than every table (l->untested) is walked only
+ * when _Py_DebugOffsets (read with the newest format it fits) and the
+ * run-time checks hold; otherwise HW_EVERSION naming the version and
+ * what failed.  HW_EFREETHR for a free-threaded build (it has no GC
+ * lists); HW_EVERSION / HW_ELAYOUT when nothing applies, naming what
+ * was tried.  Without m nothing is read or confirmed. */
 int hw_layout_resolve(const struct hw_target *t, struct hw_mem *m,
 		      enum hw_layout_source only, struct hw_layout *l,
 		      struct hw_err *e);
 
 /* Built-in tables: the offsets of a known build, keyed by version and
  * build flavour (debug = Py_DEBUG).  Returns 0 and fills *o, or -1 when no
- * table matches (HW_EVERSION). */
+ * table matches (HW_EVERSION).  key gets the row's origin ("pyenv 3.13.0
+ * DWARF libpython3.13.so.1.0"). */
 int hw_layout_table(uint32_t version_hex, int debug, struct hw_offsets *o,
 		    char *key, size_t key_size, struct hw_err *e);
+
+/* Whether a row generated from a real build's DWARF exists for the minor
+ * version of version_hex: heapwatch was tested on that minor. */
+int hw_layout_table_minor_known(uint32_t version_hex);
+
+/* The rows, for tests that hold them against DWARF: 0 <= i < count. */
+struct hw_layout_table_info {
+	uint32_t min_hex, max_hex;   /* PY_VERSION_HEX range it claims */
+	int debug;                   /* Py_DEBUG builds */
+	int verified;                /* generated from a build's DWARF; 0 for
+					the few written from headers */
+	const char *origin;          /* static string */
+	struct hw_offsets off;
+};
+size_t hw_layout_table_count(void);
+/* Returns 0, or -1 when i is out of range. */
+int hw_layout_table_row(size_t i, struct hw_layout_table_info *info);
 
 #endif

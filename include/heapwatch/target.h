@@ -75,4 +75,11 @@ int hw_target_dwarf(const struct hw_target *t, struct hw_offsets *o,
 int hw_dwarf_offsets_file(const char *path, struct hw_offsets *o,
 			  char *where, size_t where_size, struct hw_err *e);
 
+/* Same, also looking for its separate debug file (by build-id or
+ * .gnu_debuglink) under debug_dir, e.g. a chroot's /usr/lib/debug
+ * (NULL: only the standard places). */
+int hw_dwarf_offsets_file_in(const char *path, const char *debug_dir,
+			     struct hw_offsets *o, char *where, size_t where_size,
+			     struct hw_err *e);
+
 #endif

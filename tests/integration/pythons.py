@@ -130,17 +130,24 @@ class Build(object):
         when the test process exits."""
         if not self.chrooted:
             return os.path.abspath(path)
-        if self._stage is None:
-            self._stage = tempfile.mkdtemp(prefix="heapwatch-test-", dir=os.path.join(self.root, "tmp"))
-            os.chmod(self._stage, 0o755)
-            atexit.register(shutil.rmtree, self._stage, True)
-        dst = os.path.join(self._stage, os.path.basename(path.rstrip("/")))
+        dst = os.path.join(self.staging_dir(), os.path.basename(path.rstrip("/")))
         if os.path.isdir(path):
             if not os.path.exists(dst):
                 shutil.copytree(path, dst)
         else:
             shutil.copy(path, dst)
         return "/" + os.path.relpath(dst, self.root)
+
+    def staging_dir(self):
+        """Host path of a private directory the target can see (under the
+        chroot's /tmp; a temporary directory on the host), removed when
+        the test process exits."""
+        if self._stage is None:
+            where = os.path.join(self.root, "tmp") if self.chrooted else None
+            self._stage = tempfile.mkdtemp(prefix="heapwatch-test-", dir=where)
+            os.chmod(self._stage, 0o755)
+            atexit.register(shutil.rmtree, self._stage, True)
+        return self._stage
 
     def argv(self, script, *args):
         """argv that runs script (a host path, staged if need be) with args."""
@@ -270,3 +277,57 @@ def find_builds(host=True, sid=True, pidns=False):
         found += sf
         skipped += ss
     return found, skipped
+
+
+# ---- patched copies of a build's interpreter (layouts tests) ----
+
+def _elf_symbols(path, names):
+    """File offsets of .dynsym symbols, from readelf (binutils)."""
+    import re
+    secs = {}
+    out = subprocess.check_output(["readelf", "-SW", path]).decode()
+    for line in out.splitlines():
+        m = re.match(r"\s*\[\s*(\d+)\]\s+\S+\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
+        if m:
+            secs[int(m.group(1))] = (int(m.group(2), 16), int(m.group(3), 16))
+    offs = {}
+    out = subprocess.check_output(["readelf", "-sW", "--dyn-syms", path]).decode()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[7] in names and f[6].isdigit() and int(f[6]) in secs:
+            addr, off = secs[int(f[6])]
+            offs[f[7]] = int(f[1], 16) - addr + off
+    return offs
+
+
+def patched_build(build, tag, version=None, debug_offsets=()):
+    """A copy of build's interpreter, staged where its targets see it, with
+    Py_Version and _Py_DebugOffsets.version set to version (a
+    PY_VERSION_HEX), and (offset, value) pairs written as uint64_t into
+    _Py_DebugOffsets (value may be a function of the old value).  The copy keeps its build-id, so a debug file still
+    matches it.  For static interpreters (the executable defines
+    _PyRuntime: Debian's); returns None when it does not."""
+    import struct
+    src = build.host_path(build.exe)
+    dst = os.path.join(build.staging_dir(), "python-" + tag)
+    shutil.copy(src, dst)
+    offs = _elf_symbols(dst, ("Py_Version", "_PyRuntime"))
+    if "_PyRuntime" not in offs or (version is not None and "Py_Version" not in offs):
+        return None
+    with open(dst, "r+b") as f:
+        if version is not None:
+            f.seek(offs["Py_Version"])
+            f.write(struct.pack("<I", version))
+            f.seek(offs["_PyRuntime"] + 8)
+            f.write(struct.pack("<Q", version))
+        for at, val in debug_offsets:
+            f.seek(offs["_PyRuntime"] + at)
+            if callable(val):
+                val = val(struct.unpack("<Q", f.read(8))[0])
+                f.seek(offs["_PyRuntime"] + at)
+            f.write(struct.pack("<Q", val))
+    os.chmod(dst, 0o755)
+    inside = "/" + os.path.relpath(dst, build.root) if build.chrooted else dst
+    return Build(build.label + "-" + tag, inside, root=build.root, prefix=build.prefix,
+                 version=build.version, debug_files=build.debug_files, pidns=build.pidns,
+                 kind=build.kind)

@@ -215,10 +215,18 @@ uint64_t synth_type(struct synth *h, const char *tp_name, int heap,
 
 	if (heap) {
 		uint64_t q = synth_str(h, qualname ? qualname : tp_name);
+		const char *dot = strrchr(tp_name, '.');
 
-		synth_w64(h, t + (uint64_t)h->o.ht_name, q);
-		if (h->o.ht_qualname >= 0)
+		/* 3.x: ht_name is __name__ (tp_name after its last dot, for
+		 * types made from a spec), ht_qualname __qualname__; 2.7 has
+		 * only ht_name */
+		if (h->o.ht_qualname >= 0) {
+			synth_w64(h, t + (uint64_t)h->o.ht_name,
+				  synth_str(h, dot ? dot + 1 : tp_name));
 			synth_w64(h, t + (uint64_t)h->o.ht_qualname, q);
+		} else {
+			synth_w64(h, t + (uint64_t)h->o.ht_name, q);
+		}
 		if (module)
 			synth_w64(h, t + (uint64_t)h->o.tp_dict,
 				  synth_dict1(h, synth_str(h, "__module__"),
