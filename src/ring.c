@@ -1,4 +1,10 @@
-/* ring.c - the sample ring; see include/heapwatch/ring.h. */
+/* ring.c - the sample ring; see include/heapwatch/ring.h.
+ *
+ * Samples sit in a circle of fixed-size slots; their types sit in one
+ * circular pool, each sample's types in one contiguous run.  A run that
+ * does not fit before the end of the pool starts again at its beginning,
+ * and the entries skipped at the end count against that sample (its
+ * span), so the pool's free room is always pool - used. */
 #include "heapwatch/ring.h"
 
 #include <errno.h>
@@ -6,20 +12,25 @@
 
 struct hw_ring {
 	struct hw_sample *slots;
-	struct hw_sample_type *types;  /* cap * cap_types, slot i at i * cap_types */
+	size_t *span;                  /* pool entries each slot holds */
+	struct hw_sample_type *pool;
 	size_t cap, head, len;         /* head: slot of the oldest sample */
+	size_t pool_cap, pool_head, pool_used;
+	uint32_t max_types;
 	uint64_t dropped;
 };
 
-struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types)
+struct hw_ring *hw_ring_new_pool(size_t capacity, uint32_t max_types,
+				 size_t pool_types)
 {
 	struct hw_ring *r;
 
-	if (capacity == 0) {
+	if (capacity == 0 || pool_types < max_types) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (cap_types && capacity > SIZE_MAX / sizeof(struct hw_sample_type) / cap_types) {
+	if (pool_types > SIZE_MAX / sizeof(struct hw_sample_type) ||
+	    capacity > SIZE_MAX / sizeof(struct hw_sample)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -27,20 +38,28 @@ struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types)
 	if (!r)
 		return NULL;
 	r->slots = calloc(capacity, sizeof *r->slots);
+	r->span = calloc(capacity, sizeof *r->span);
 	/* calloc(0) may return NULL: allocate one entry so that NULL always
 	 * means out of memory. */
-	r->types = calloc(cap_types ? capacity * cap_types : 1, sizeof *r->types);
-	if (!r->slots || !r->types) {
+	r->pool = calloc(pool_types ? pool_types : 1, sizeof *r->pool);
+	if (!r->slots || !r->span || !r->pool) {
 		hw_ring_free(r);
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (size_t i = 0; i < capacity; i++) {
-		r->slots[i].types = r->types + i * cap_types;
-		r->slots[i].cap_types = cap_types;
-	}
 	r->cap = capacity;
+	r->pool_cap = pool_types;
+	r->max_types = max_types;
 	return r;
+}
+
+struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types)
+{
+	if (cap_types && capacity > SIZE_MAX / cap_types) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hw_ring_new_pool(capacity, cap_types, capacity * cap_types);
 }
 
 void hw_ring_free(struct hw_ring *r)
@@ -48,18 +67,55 @@ void hw_ring_free(struct hw_ring *r)
 	if (!r)
 		return;
 	free(r->slots);
-	free(r->types);
+	free(r->span);
+	free(r->pool);
 	free(r);
+}
+
+static void drop_oldest(struct hw_ring *r)
+{
+	r->pool_head = (r->pool_head + r->span[r->head]) % (r->pool_cap ? r->pool_cap : 1);
+	r->pool_used -= r->span[r->head];
+	r->head = (r->head + 1) % r->cap;
+	r->len--;
+	if (r->len == 0)
+		r->pool_head = r->pool_used = 0;
 }
 
 void hw_ring_push(struct hw_ring *r, const struct hw_sample *s)
 {
+	size_t n = s->ntypes < r->max_types ? s->ntypes : r->max_types;
+	size_t off, span, tail;
+	struct hw_sample *slot;
+
 	if (r->len == r->cap) {
-		r->head = (r->head + 1) % r->cap;
-		r->len--;
+		drop_oldest(r);
 		r->dropped++;
 	}
-	hw_sample_copy(&r->slots[(r->head + r->len) % r->cap], s);
+	for (;;) {
+		tail = r->pool_cap ? (r->pool_head + r->pool_used) % r->pool_cap : 0;
+		if (tail + n <= r->pool_cap) {
+			off = tail;
+			span = n;
+		} else {
+			off = 0;
+			span = r->pool_cap - tail + n;
+		}
+		if (r->pool_used + span <= r->pool_cap || r->len == 0)
+			break;
+		drop_oldest(r);
+		r->dropped++;
+	}
+	if (r->len == 0) {             /* an empty pool: start at 0 */
+		off = 0;
+		span = n;
+	}
+	slot = &r->slots[(r->head + r->len) % r->cap];
+	slot->types = r->pool + off;
+	slot->cap_types = (uint32_t)n;
+	hw_sample_copy(slot, s);
+	r->span[(r->head + r->len) % r->cap] = span;
+	r->pool_used += span;
 	r->len++;
 }
 
@@ -74,8 +130,8 @@ void hw_ring_pop(struct hw_ring *r, size_t n)
 {
 	if (n > r->len)
 		n = r->len;
-	r->head = (r->head + n) % r->cap;
-	r->len -= n;
+	while (n-- > 0)
+		drop_oldest(r);
 }
 
 size_t hw_ring_len(const struct hw_ring *r)

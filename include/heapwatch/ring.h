@@ -1,9 +1,11 @@
 /* ring.h - a fixed-capacity ring of samples, oldest first.
  *
- * hw_ring_new() allocates every slot and every slot's type storage once;
- * after that nothing here allocates.  Pushing copies a sample in and, when
- * the ring is full, overwrites the oldest one and counts it as dropped:
- * while statsd is unreachable the newest samples are kept.
+ * hw_ring_new_pool() allocates every slot and one pool of type entries
+ * that the samples share (a sample's types take as many entries as it
+ * has); after that nothing here allocates.  Pushing copies a sample in
+ * and, when the slots or the pool are full, overwrites the oldest samples
+ * and counts them as dropped: while statsd is unreachable the newest
+ * samples are kept.
  * Single-threaded (the daemon has one thread and one loop).
  */
 #ifndef HEAPWATCH_RING_H
@@ -16,18 +18,25 @@
 
 struct hw_ring;
 
-/* A ring of capacity samples (>= 1) of up to cap_types types each.
- * Returns NULL with errno set: EINVAL for capacity 0, ENOMEM when out of
- * memory or when capacity * cap_types overflows.  Free with
+/* A ring of capacity samples (>= 1) of up to max_types types each,
+ * whose types share a pool of pool_types entries (>= max_types; with
+ * pool_types = capacity * max_types every slot can hold max_types).
+ * Returns NULL with errno set: EINVAL for capacity 0 or a pool smaller
+ * than max_types, ENOMEM when out of memory or on overflow.  Free with
  * hw_ring_free(). */
+struct hw_ring *hw_ring_new_pool(size_t capacity, uint32_t max_types,
+				 size_t pool_types);
+
+/* hw_ring_new_pool(capacity, cap_types, capacity * cap_types). */
 struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types);
 
 /* Free the ring and every sample in it.  NULL is fine. */
 void hw_ring_free(struct hw_ring *r);
 
-/* Copy s in as the newest sample (hw_sample_copy(): at most cap_types of
- * its types).  When the ring is full the oldest sample is overwritten and
- * hw_ring_dropped() grows by one.  Invalidates pointers from
+/* Copy s in as the newest sample (hw_sample_copy(): at most max_types of
+ * its types; the copy's cap_types is its ntypes).  When the slots or the
+ * type pool are full the oldest samples are overwritten and
+ * hw_ring_dropped() grows by one for each.  Invalidates pointers from
  * hw_ring_peek(). */
 void hw_ring_push(struct hw_ring *r, const struct hw_sample *s);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "heapwatch/ring.h"
@@ -177,7 +178,7 @@ START_TEST(test_copy_is_a_copy)
 	mk(&s, 2, 5);
 	expect(hw_ring_peek(r, 0), 1, 3);
 	ck_assert_ptr_ne(hw_ring_peek(r, 0)->types, tbuf);
-	ck_assert_uint_eq(hw_ring_peek(r, 0)->cap_types, NT);
+	ck_assert_uint_eq(hw_ring_peek(r, 0)->cap_types, 3);   /* its types only */
 	hw_ring_free(r);
 }
 END_TEST
@@ -213,6 +214,62 @@ START_TEST(test_type_truncation)
 	mk(&s, 3, 4);
 	hw_sample_copy(&s, &s);
 	expect(&s, 3, 4);
+}
+END_TEST
+
+/* Samples of different sizes share the pool: contents survive wraps, the
+ * oldest go when the pool (not the slots) is full, and each drop counts. */
+START_TEST(test_shared_pool)
+{
+	struct hw_ring *r = hw_ring_new_pool(64, NT, 20);
+	struct hw_sample s;
+	unsigned seed = 777;
+	int first = 1, next = 1;
+	uint64_t dropped = 0;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_null(hw_ring_new_pool(4, 8, 7));
+	/* 8 + 8 fit in 20, a third 8 drops the first */
+	mk(&s, next++, 8);
+	hw_ring_push(r, &s);
+	mk(&s, next++, 8);
+	hw_ring_push(r, &s);
+	ck_assert_uint_eq(hw_ring_dropped(r), 0);
+	mk(&s, next++, 8);
+	hw_ring_push(r, &s);
+	ck_assert_uint_eq(hw_ring_dropped(r), 1);
+	ck_assert_uint_eq(hw_ring_len(r), 2);
+	expect(hw_ring_peek(r, 0), 2, 8);
+	expect(hw_ring_peek(r, 1), 3, 8);
+	first = 2;
+	dropped = 1;
+	/* random sizes, pops now and then: every held sample intact, the
+	 * ones missing were dropped, oldest first */
+	for (int i = 0; i < 5000; i++) {
+		uint32_t nt = (uint32_t)(rand_r(&seed) % (NT + 1));
+		size_t len_before = hw_ring_len(r);
+		uint64_t d0 = hw_ring_dropped(r);
+
+		mk(&s, next, nt);
+		hw_ring_push(r, &s);
+		next++;
+		first += (int)(hw_ring_dropped(r) - d0);
+		dropped = hw_ring_dropped(r);
+		ck_assert_uint_eq(hw_ring_len(r), len_before + 1 - (hw_ring_dropped(r) - d0));
+		for (size_t k = 0; k < hw_ring_len(r); k++)
+			ck_assert_int_eq(hw_ring_peek(r, k)->pid, first + (int)k);
+		expect(hw_ring_peek(r, hw_ring_len(r) - 1), next - 1, nt);
+		for (size_t k = 0; k < hw_ring_len(r); k++)
+			expect(hw_ring_peek(r, k), first + (int)k, hw_ring_peek(r, k)->ntypes);
+		if (rand_r(&seed) % 4 == 0) {
+			size_t n = hw_ring_len(r) ? (size_t)(rand_r(&seed) % hw_ring_len(r)) : 0;
+
+			hw_ring_pop(r, n);
+			first += (int)n;
+		}
+	}
+	ck_assert_uint_gt(dropped, 100);
+	hw_ring_free(r);
 }
 END_TEST
 
@@ -257,6 +314,7 @@ int main(void)
 	tcase_add_test(tc, test_capacity_one);
 	tcase_add_test(tc, test_copy_is_a_copy);
 	tcase_add_test(tc, test_type_truncation);
+	tcase_add_test(tc, test_shared_pool);
 	tcase_add_test(tc, test_no_alloc_after_new);
 	suite_add_tcase(s, tc);
 	return hw_run_suite(s);
