@@ -200,13 +200,36 @@ static size_t render(const struct hw_statsd_config *c, const char *target,
 	return n;
 }
 
+/* A gauge that may be negative: statsd reads "-n" as a delta, so a
+ * negative value is sent as "0" then "-n" (in this order, in one packet
+ * when they fit), which sets it. */
+static int signed_gauge(const struct hw_statsd_config *c, const char *target,
+			const char *pid, const char *slot, const char *metric,
+			int64_t v, char *line, hw_statsd_line_fn fn, void *arg)
+{
+	size_t len = render(c, target, pid, slot, metric, v < 0 ? 0 : (uint64_t)v, line);
+	int w, rc;
+
+	if (!len)
+		return 0;
+	if ((rc = fn(arg, line, len)) != 0 || v >= 0)
+		return rc;
+	/* the line ends in ":0|g": put "-n|g" in place of "0|g" */
+	len -= 3;
+	w = snprintf(line + len, HW_STATSD_LINE_MAX - len, "-%llu|g",
+		     (unsigned long long)(v == INT64_MIN ? (uint64_t)INT64_MAX + 1 : (uint64_t)-v));
+	if (w < 0 || (size_t)w >= HW_STATSD_LINE_MAX - len)
+		return 0;
+	return fn(arg, line, len + (size_t)w);
+}
+
 int hw_statsd_format_sample(const struct hw_statsd_config *c,
 			    const struct hw_sample *s, hw_statsd_line_fn fn,
 			    void *arg)
 {
 	char line[HW_STATSD_LINE_MAX];
 	char target[HW_TARGET_NAME_MAX], pid[24], slot[HW_SLOT_NAME_MAX];
-	char metric[6 + HW_STATSD_NODE_MAX + 1];
+	char metric[7 + HW_STATSD_NODE_MAX + 1];
 	const int agg = s->pid == 0;
 	const int by_slot = hw_statsd_path_has_slot(c);
 	/* Memory figures are signed only to say "unknown" (-1): those are
@@ -223,6 +246,7 @@ int hw_statsd_format_sample(const struct hw_statsd_config *c,
 		{ "gc_objects", s->ok, s->gc_objects },
 		{ "pause_us", s->ok, s->pause_us },
 		{ "partial", s->ok, s->partial != 0 },
+		{ "verdict", s->has_verdict, (uint64_t)s->verdict },
 	};
 	size_t len;
 	int rc;
@@ -243,6 +267,10 @@ int hw_statsd_format_sample(const struct hw_statsd_config *c,
 		if (len && (rc = fn(arg, line, len)) != 0)
 			return rc;
 	}
+	if (s->has_verdict && s->has_rss_growth &&
+	    (rc = signed_gauge(c, target, pid, slot, "rss_growth_bytes_per_hour",
+			       s->rss_growth_per_hour, line, fn, arg)) != 0)
+		return rc;
 	if (!s->ok)
 		return 0;
 	for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
@@ -255,6 +283,20 @@ int hw_statsd_format_sample(const struct hw_statsd_config *c,
 		hw_statsd_sanitize(name, metric + 6, sizeof metric - 6);
 		len = render(c, target, pid, slot, metric, s->types[i].count, line);
 		if (len && (rc = fn(arg, line, len)) != 0)
+			return rc;
+	}
+	for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
+		char name[HW_SAMPLE_NAME_MAX];
+
+		if (!s->types[i].has_growth)
+			continue;
+		memcpy(name, s->types[i].name, sizeof name);
+		name[sizeof name - 1] = '\0';
+		memcpy(metric, "growth.", 7);
+		hw_statsd_sanitize(name, metric + 7, sizeof metric - 7);
+		rc = signed_gauge(c, target, pid, slot, metric, s->types[i].growth_per_hour,
+				  line, fn, arg);
+		if (rc)
 			return rc;
 	}
 	return 0;
@@ -610,6 +652,7 @@ static int send_health(struct hw_statsd *s, struct hw_ring *r,
 		{ "packets_sent", s->st.packets_sent },
 		{ "send_errors", s->st.send_errors },
 		{ "lines_dropped", s->st.lines_dropped },
+		{ "types_held_back", h->types_held_back },
 	};
 	struct pack k = { .s = s, .now = now, .e = e };
 	char line[HW_CONFIG_PREFIX_MAX + 64];

@@ -21,6 +21,9 @@
 struct hw_sample_type {
 	char name[HW_SAMPLE_NAME_MAX];
 	uint64_t count;
+	int64_t growth_per_hour;   /* Theil-Sen slope of its valleys, objects
+				      per hour; valid if has_growth */
+	int has_growth;
 };
 
 struct hw_sample {
@@ -40,6 +43,13 @@ struct hw_sample {
 	uint32_t nprocs;           /* aggregates: processes in the round */
 	uint32_t nprocs_ok;        /* aggregates: of which censused (ok) */
 	uint64_t gc_objects, pause_us;
+	int has_verdict;           /* the fields below are set (verdict.h) */
+	int verdict;               /* enum hw_verdict */
+	int kind;                  /* enum hw_leak_kind */
+	int has_rss_growth;
+	int64_t rss_growth_per_hour; /* bytes per hour, Theil-Sen of the RSS
+					valleys; valid if has_rss_growth */
+	uint32_t types_held_back;  /* type candidates max_types kept out */
 	uint32_t ntypes, cap_types; /* types[0..ntypes) valid, ntypes <= cap */
 	struct hw_sample_type *types; /* cap_types entries, owned by whoever
 					 initialised the sample */

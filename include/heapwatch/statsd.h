@@ -92,6 +92,9 @@ struct hw_statsd_health {
 	uint64_t samples_taken, samples_failed;
 	uint64_t samples_dropped;     /* hw_ring_dropped() */
 	uint64_t last_pause_us, max_pause_us;
+	uint64_t types_held_back;     /* now, not a total: type candidates
+					 that max_types kept out of the last
+					 samples, summed over processes */
 };
 
 /* The client's own counts, totals since hw_statsd_open(). */

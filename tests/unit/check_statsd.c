@@ -368,6 +368,54 @@ START_TEST(test_format_process)
 }
 END_TEST
 
+/* Verdicts and growth rates: the verdict as a number, and signed rates
+ * sent as "0" then "-n" (statsd reads a bare "-n" as a delta). */
+START_TEST(test_format_verdict_and_growth)
+{
+	struct hw_statsd_config c;
+	struct hw_sample s;
+	char buf[4096];
+
+	cfg(&c, 8125, HW_STATSD_UDP, 1432);
+	mk(&s, 0, 123, 0, 2);
+	s.pss = -1;
+	s.has_verdict = 1;
+	s.verdict = 5;
+	s.has_rss_growth = 1;
+	s.rss_growth_per_hour = -4096;
+	snprintf(s.types[0].name, sizeof s.types[0].name, "app.Session");
+	s.types[0].count = 7;
+	s.types[0].has_growth = 1;
+	s.types[0].growth_per_hour = 61;
+	snprintf(s.types[1].name, sizeof s.types[1].name, "dict");
+	s.types[1].count = 9;
+	s.types[1].has_growth = 1;
+	s.types[1].growth_per_hour = -3;
+	hw_statsd_format(&c, &s, buf, sizeof buf);
+	ck_assert_str_eq(buf,
+		"hw.web.123.rss_bytes:1000|g\n"
+		"hw.web.123.gc_objects:42|g\n"
+		"hw.web.123.pause_us:7|g\n"
+		"hw.web.123.partial:0|g\n"
+		"hw.web.123.verdict:5|g\n"
+		"hw.web.123.rss_growth_bytes_per_hour:0|g\n"
+		"hw.web.123.rss_growth_bytes_per_hour:-4096|g\n"
+		"hw.web.123.types.app_Session:7|g\n"
+		"hw.web.123.types.dict:9|g\n"
+		"hw.web.123.growth.app_Session:61|g\n"
+		"hw.web.123.growth.dict:0|g\n"
+		"hw.web.123.growth.dict:-3|g\n");
+	/* a failed census still has a verdict and its RSS trend */
+	s.ok = 0;
+	s.rss_growth_per_hour = 10;
+	hw_statsd_format(&c, &s, buf, sizeof buf);
+	ck_assert_str_eq(buf,
+		"hw.web.123.rss_bytes:1000|g\n"
+		"hw.web.123.verdict:5|g\n"
+		"hw.web.123.rss_growth_bytes_per_hour:10|g\n");
+}
+END_TEST
+
 START_TEST(test_format_aggregate_and_failed)
 {
 	struct hw_statsd_config c;
@@ -1007,7 +1055,7 @@ START_TEST(test_health)
 	struct hw_ring *r = hw_ring_new(3, NT);
 	struct hw_statsd_health h = { .samples_taken = 5, .samples_failed = 2,
 				      .samples_dropped = 1, .last_pause_us = 300,
-				      .max_pause_us = 900 };
+				      .max_pause_us = 900, .types_held_back = 4 };
 	struct hw_sample s;
 	struct hw_err e;
 	static char want[65536], got[65536];
@@ -1033,7 +1081,8 @@ START_TEST(test_health)
 		"hw.heapwatch.ring_len:0|g\n"
 		"hw.heapwatch.packets_sent:1|g\n"
 		"hw.heapwatch.send_errors:0|g\n"
-		"hw.heapwatch.lines_dropped:0|g\n";
+		"hw.heapwatch.lines_dropped:0|g\n"
+		"hw.heapwatch.types_held_back:4|g\n";
 	memcpy(want + wl, health, strlen(health) + 1);
 	wl += strlen(health);
 	ck_assert_int_eq(hw_statsd_flush(sd, r, &h, now, &e), 0);
@@ -1312,6 +1361,7 @@ int main(void)
 	tcase_add_test(names, test_sanitize_long);
 	tcase_add_test(names, test_sanitize_any_bytes);
 	tcase_add_test(names, test_format_process);
+	tcase_add_test(names, test_format_verdict_and_growth);
 	tcase_add_test(names, test_format_aggregate_and_failed);
 	tcase_add_test(names, test_format_hostile_names);
 	tcase_add_test(names, test_format_template);
