@@ -26,11 +26,14 @@
 #include "heapwatch/sdnotify.h"
 #include "heapwatch/slots.h"
 #include "heapwatch/statsd.h"
+#include "heapwatch/track.h"
+#include "heapwatch/trend.h"
 
 /* A process not worth trying again soon (not Python, not permitted, no
  * layout) waits this many intervals, at least RETRY_MIN_NS. */
 #define RETRY_INTERVALS 30
 #define RETRY_MIN_NS (60ull * 1000000000ull)
+#define ROUND_MAX 512    /* processes of one target sampled per round */
 
 struct proc_slot {
 	struct hw_pid_id id;
@@ -39,6 +42,7 @@ struct proc_slot {
 	uint64_t retry_at_ns;       /* don't try before (0: now) */
 	enum hw_code logged;        /* last error code logged for it */
 	int seen;                   /* still named by the target this round */
+	struct hw_proc_track track; /* its selection, trend and verdict */
 };
 
 struct target_state {
@@ -48,6 +52,7 @@ struct target_state {
 	size_t nprocs, cap;
 	struct hw_slots slots;      /* worker slots of procs[] */
 	enum hw_code resolve_logged;
+	struct hw_target_track track; /* the aggregate's selection, verdicts */
 };
 
 struct health {
@@ -69,7 +74,9 @@ struct daemon {
 	size_t round_cap;
 	struct hw_sample agg;
 	struct hw_sample_type *agg_types;
-	struct hw_sample_type *agg_scratch;
+	struct hw_proc_track **round_tracks;
+	struct hw_track_conf tconf;     /* selection and trend settings */
+	uint64_t census_cpu_ns;         /* CPU of the censuses, in total */
 	struct health health;
 	int epfd, sigfd, tfd_sample, tfd_flush, tfd_wd;
 	uint64_t wd_usec;
@@ -104,6 +111,7 @@ static void log_err(enum hw_log_level lvl, const char *what,
 
 static void slot_free(struct proc_slot *p)
 {
+	hw_proc_track_retire(&p->track, NULL);
 	hw_session_free(p->sess);
 	memset(p, 0, sizeof *p);
 }
@@ -116,6 +124,7 @@ static void targets_free(struct daemon *d)
 		for (size_t k = 0; k < t->nprocs; k++)
 			slot_free(&t->procs[k]);
 		free(t->procs);
+		hw_target_track_fini(&t->track);
 		hw_slots_fini(&t->slots);
 		hw_selector_fini(&t->sel);
 	}
@@ -129,12 +138,18 @@ static int targets_build(struct daemon *d, struct hw_err *e)
 	d->targets = calloc(d->cfg.ntargets ? d->cfg.ntargets : 1, sizeof *d->targets);
 	if (!d->targets)
 		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating targets");
+	hw_track_conf_from(&d->tconf, &d->cfg);
 	for (size_t i = 0; i < d->cfg.ntargets; i++) {
 		const struct hw_config_target *c = &d->cfg.targets[i];
 		struct target_state *t = &d->targets[i];
 
 		t->cfg = c;
 		hw_slots_init(&t->slots);
+		if (hw_target_track_init(&t->track, &d->tconf, ROUND_MAX) < 0) {
+			d->ntargets = i + 1;
+			return hw_err_set(e, HW_ENOMEM, ENOMEM, "target '%s': allocating its trends",
+					  c->name);
+		}
 		if (hw_selector_init(&t->sel, c->by == HW_TARGET_PID ? c->pid : 0,
 				     c->by == HW_TARGET_PIDFILE ? c->pidfile : NULL,
 				     c->by == HW_TARGET_MATCH ? c->match : NULL,
@@ -197,6 +212,8 @@ static void reconcile(struct target_state *t, const struct hw_pid_id *ids,
 		       t->cfg->name, (int)t->procs[k].id.pid,
 		       hw_slot_name(t->procs[k].slot, name, sizeof name));
 		hw_slots_release(&t->slots, t->procs[k].slot);
+		/* its trend joins the target's pool of recycled workers */
+		hw_proc_track_retire(&t->procs[k].track, &t->track);
 		slot_free(&t->procs[k]);
 	}
 	t->nprocs = w;
@@ -222,6 +239,7 @@ static void reconcile(struct target_state *t, const struct hw_pid_id *ids,
 		memset(&t->procs[t->nprocs], 0, sizeof t->procs[0]);
 		t->procs[t->nprocs].id = ids[i];
 		t->procs[t->nprocs].seen = 1;
+		hw_proc_track_init(&t->procs[t->nprocs].track);
 		slot_take(t, &t->procs[t->nprocs]);
 		t->nprocs++;
 	}
@@ -234,8 +252,22 @@ static int lasting(enum hw_code c)
 	       c == HW_EVERSION || c == HW_ELAYOUT || c == HW_EFREETHR;
 }
 
+/* The age of a process from its start time (clock ticks since boot). */
+static double age_of(uint64_t starttime)
+{
+	static long hz;
+	struct timespec ts;
+	double age;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	age = (double)ts.tv_sec + ts.tv_nsec / 1e9 - (double)starttime / (double)hz;
+	return age > 0 ? age : 0;
+}
+
 static void fill_sample(struct daemon *d, struct hw_sample *s,
-			const struct target_state *t, const struct proc_slot *p,
+			struct target_state *t, struct proc_slot *p,
 			const struct hw_census *c, int ok,
 			const struct hw_proc_mem *mem)
 {
@@ -253,16 +285,11 @@ static void fill_sample(struct daemon *d, struct hw_sample *s,
 	s->max_rss = mem->rss;
 	s->gc_objects = ok ? c->gc_objects : 0;
 	s->pause_us = ok ? c->pause_ns / 1000 : 0;
-	s->ntypes = 0;
-	if (!ok)
-		return;
-	for (size_t i = 0; i < c->ntypes && s->ntypes < s->cap_types &&
-			   s->ntypes < d->cfg.top_types; i++) {
-		struct hw_sample_type *ty = &s->types[s->ntypes++];
-
-		snprintf(ty->name, sizeof ty->name, "%s", c->types[i].name);
-		ty->count = c->types[i].count;
-	}
+	if (ok)
+		d->census_cpu_ns += c->cpu_ns;
+	/* the types the selection sends, the trend, the verdict */
+	hw_proc_track_sample(&p->track, &t->track, t->cfg->name, c,
+			     age_of(p->id.starttime), s);
 }
 
 static void sample_proc(struct daemon *d, struct target_state *t,
@@ -358,17 +385,20 @@ static void sample_target(struct daemon *d, struct target_state *t)
 		s = &d->round[used];
 		sample_proc(d, t, &t->procs[k], s);
 		hw_ring_push(d->ring, s);
+		d->round_tracks[used] = &t->procs[k].track;
 		used++;
 	}
 	if (used) {
 		for (size_t i = 0; i < used; i++)
 			d->round_ptrs[i] = &d->round[i];
-		hw_sample_aggregate(d->round_ptrs, used, &d->agg, d->agg_scratch,
-				    d->round_cap * d->cfg.top_types);
+		/* figures only: the types are the aggregate selection's */
+		hw_sample_aggregate(d->round_ptrs, used, &d->agg, NULL, 0);
 		snprintf(d->agg.target, sizeof d->agg.target, "%s", t->cfg->name);
 		d->agg.pid = 0;
 		d->agg.slot = HW_SLOT_NONE;
 		d->agg.wall_ms = wall_ms();
+		hw_target_track_round(&t->track, t->cfg->name, d->round_tracks,
+				      d->round_ptrs, used, &d->agg);
 		hw_ring_push(d->ring, &d->agg);
 	}
 }
@@ -422,7 +452,6 @@ static void drop_capabilities(void)
 		hw_log(HW_LOG_INFO, "capabilities: kept CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH only");
 }
 
-#define ROUND_MAX 512    /* processes of one target sampled per round */
 
 static int set_timer(int fd, uint64_t ns)
 {
@@ -437,16 +466,19 @@ static int set_timer(int fd, uint64_t ns)
 
 static int buffers_alloc(struct daemon *d, struct hw_err *e)
 {
-	unsigned cap = d->cfg.top_types;
+	unsigned cap = d->cfg.max_types;
+	size_t pool = (size_t)d->cfg.ring_capacity * d->cfg.top_types;
 
 	d->round_cap = ROUND_MAX;
 	d->round = calloc(d->round_cap, sizeof *d->round);
 	d->round_ptrs = calloc(d->round_cap, sizeof *d->round_ptrs);
+	d->round_tracks = calloc(d->round_cap, sizeof *d->round_tracks);
+	/* pages never touched cost no memory: a round uses what its
+	 * processes send */
 	d->round_types = calloc((size_t)d->round_cap * cap, sizeof *d->round_types);
 	d->agg_types = calloc(cap, sizeof *d->agg_types);
-	d->agg_scratch = calloc((size_t)d->round_cap * cap, sizeof *d->agg_scratch);
-	if (!d->round || !d->round_ptrs || !d->round_types || !d->agg_types ||
-	    !d->agg_scratch)
+	if (!d->round || !d->round_ptrs || !d->round_tracks || !d->round_types ||
+	    !d->agg_types)
 		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating sample buffers");
 	for (size_t i = 0; i < d->round_cap; i++) {
 		d->round[i].types = d->round_types + i * cap;
@@ -458,7 +490,12 @@ static int buffers_alloc(struct daemon *d, struct hw_err *e)
 	d->snap = hw_snap_new(NULL, d->cfg.snapshot_limit, e);
 	if (!d->snap)
 		return -1;
-	d->ring = hw_ring_new(d->cfg.ring_capacity, cap);
+	/* The buffered samples share ring_capacity * top_types type entries
+	 * (as many as before there was a growth selection): larger samples
+	 * leave room for fewer. */
+	if (pool < 2 * (size_t)cap)
+		pool = 2 * (size_t)cap;
+	d->ring = hw_ring_new_pool(d->cfg.ring_capacity, cap, pool);
 	if (!d->ring)
 		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the ring of %u samples",
 				  d->cfg.ring_capacity);
@@ -471,8 +508,8 @@ static void buffers_free(struct daemon *d)
 	free(d->round_ptrs);
 	free(d->round_types);
 	free(d->agg_types);
-	free(d->agg_scratch);
-	d->agg_scratch = NULL;
+	free(d->round_tracks);
+	d->round_tracks = NULL;
 	hw_ring_free(d->ring);
 	hw_snap_free(d->snap);
 	d->snap = NULL;
@@ -498,6 +535,9 @@ static void flush(struct daemon *d)
 		.last_pause_us = d->health.last_pause_us,
 		.max_pause_us = d->health.max_pause_us,
 	};
+
+	for (size_t i = 0; i < d->ntargets; i++)
+		h.types_held_back += d->targets[i].track.held_back;
 
 	if (hw_statsd_flush(d->statsd, d->ring, &h, mono_ns(), &e) < 0)
 		log_err(HW_LOG_DEBUG, "statsd", &e);
@@ -637,6 +677,9 @@ int hw_daemon_main(const char *config_path, int log_level)
 		goto out;
 	}
 	drop_capabilities();
+	if (d.cfg.trend.bucket_ns < d.cfg.interval_ns)
+		hw_log(HW_LOG_WARNING, "trend.bucket is shorter than interval: most buckets hold no sample, and verdicts need %d valleys",
+		       HW_TREND_BUCKETS_MIN);
 	hw_log(HW_LOG_NOTICE, "started: %zu targets, every %llu ms, statsd %s:%u",
 	       d.ntargets, (unsigned long long)(d.cfg.interval_ns / 1000000),
 	       d.cfg.statsd.host, d.cfg.statsd.port);

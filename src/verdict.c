@@ -117,6 +117,8 @@ struct hw_proc_trend {
 	struct judge_cache *j;
 	char (*names)[HW_SAMPLE_NAME_MAX]; /* of the types */
 	uint64_t *hashes;
+	uint32_t *tab;             /* series by name hash: index + 1 */
+	uint32_t tab_cap;
 	int64_t *idx;
 	double *val;
 	double age_s, first_age_s, first_rss;
@@ -155,9 +157,13 @@ struct hw_proc_trend *hw_proc_trend_new(const struct hw_verdict_conf *c)
 	t->j = calloc(n, sizeof *t->j);
 	t->names = calloc(c->max_types ? c->max_types : 1, sizeof *t->names);
 	t->hashes = calloc(c->max_types ? c->max_types : 1, sizeof *t->hashes);
+	for (t->tab_cap = 16; t->tab_cap < 2 * n; t->tab_cap *= 2)
+		;
+	t->tab = calloc(t->tab_cap, sizeof *t->tab);
 	t->idx = calloc(n * w, sizeof *t->idx);
 	t->val = calloc(n * w, sizeof *t->val);
-	if (!t->s || !t->j || !t->names || !t->hashes || !t->idx || !t->val) {
+	if (!t->s || !t->j || !t->names || !t->hashes || !t->tab || !t->idx ||
+	    !t->val) {
 		hw_proc_trend_free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -180,6 +186,7 @@ void hw_proc_trend_free(struct hw_proc_trend *t)
 	free(t->j);
 	free(t->names);
 	free(t->hashes);
+	free(t->tab);
 	free(t->idx);
 	free(t->val);
 	free(t);
@@ -187,10 +194,25 @@ void hw_proc_trend_free(struct hw_proc_trend *t)
 
 static long find_series(const struct hw_proc_trend *t, uint64_t h, const char *name)
 {
-	for (uint32_t i = 2; i < t->nseries; i++)
+	const uint32_t mask = t->tab_cap - 1;
+
+	for (uint32_t at = (uint32_t)h & mask; t->tab[at]; at = (at + 1) & mask) {
+		uint32_t i = t->tab[at] - 1;      /* a series index >= 2 */
+
 		if (t->hashes[i - 2] == h && strcmp(t->names[i - 2], name) == 0)
 			return (long)i;
+	}
 	return -1;
+}
+
+static void index_series(struct hw_proc_trend *t, uint32_t i)
+{
+	const uint32_t mask = t->tab_cap - 1;
+	uint32_t at = (uint32_t)t->hashes[i - 2] & mask;
+
+	while (t->tab[at])
+		at = (at + 1) & mask;
+	t->tab[at] = i + 1;
 }
 
 static int64_t bucket_of(const struct hw_proc_trend *t, double age_s)
@@ -406,6 +428,7 @@ int hw_proc_trend_add(struct hw_proc_trend *t, double age_s, int64_t wall_ms,
 			t->hashes[i] = hash_name(t->names[i]);
 			hw_series_reset(&t->s[t->nseries]);
 			memset(&t->j[t->nseries], 0, sizeof t->j[0]);
+			index_series(t, t->nseries);
 			t->nseries++;
 		}
 		for (uint32_t i = 0; i < n && i + 2 < t->nseries; i++)
@@ -524,21 +547,73 @@ void hw_target_trend_retire(struct hw_target_trend *tt, struct hw_proc_trend *t)
 	tt->signature++;              /* judge again */
 }
 
+/* Judge pooled points (x = age bucket, y = valley less the process's
+ * first valley; x ascending, ties allowed): Theil-Sen over the pairs of
+ * different ages, Mann-Kendall with Kendall's variance for ties in both,
+ * the rise over the ages covered against min_rise, and the last third of
+ * the ages (by their medians) above every earlier age's median by a tenth
+ * of the rise.  At least POOL_MIN_AGES ages and POOL_MIN_POINTS points. */
+#define POOL_MIN_AGES 4
+#define POOL_MIN_POINTS 12
+#define POOL_POINTS_MAX HW_TREND_BUCKETS_MAX
+
+static void judge_points(const double *x, const double *y, size_t n,
+			 double min_rise, double bucket_s, struct hw_judgement *out)
+{
+	double med[HW_TREND_BUCKETS_MAX], ages[HW_TREND_BUCKETS_MAX];
+	double before = -INFINITY, last = -INFINITY, slope;
+	size_t m = 0, third;
+
+	memset(out, 0, sizeof *out);
+	out->shape = HW_SHAPE_NONE;
+	out->mk.p = 1;
+	out->n = (uint32_t)n;
+	/* the median of each age */
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && x[j] == x[i])
+			j++;
+		memcpy(scratch, y + i, (j - i) * sizeof *y);
+		ages[m] = x[i];
+		med[m++] = hw_median(scratch, j - i);
+		i = j;
+	}
+	if (m < POOL_MIN_AGES || n < POOL_MIN_POINTS)
+		return;
+	out->first_x = ages[0];
+	out->last_x = ages[m - 1];
+	slope = hw_theil_sen(x, y, n, scratch);
+	out->slope_per_h = slope * 3600.0 / bucket_s;
+	out->rise = slope * (out->last_x - out->first_x);
+	out->threshold = min_rise;
+	hw_mann_kendall(x, y, n, scratch, &out->mk);
+	if (!(out->mk.p < ALPHA) || out->rise < min_rise) {
+		out->shape = HW_SHAPE_FLAT;
+		return;
+	}
+	third = (m + 2) / 3;
+	for (size_t i = 0; i < m; i++) {
+		if (i < m - third)
+			before = fmax(before, med[i]);
+		else
+			last = fmax(last, med[i]);
+	}
+	out->shape = last > before + 0.1 * out->rise ? HW_SHAPE_RISING : HW_SHAPE_PLATEAU;
+}
+
 /* Pool series si (0 rss, 1 pss) or the type hashed h named name of the
- * contributors by age: for each bucket index k below nbuckets, the
- * median over the processes of (valley at k - their first valley).
- * Returns the judgement; *level gets the median of the first valleys. */
+ * contributors by age: for each age bucket below nbuckets, each process's
+ * valley less its first valley.  Up to POOL_POINTS_MAX points are judged
+ * as such; more are reduced to the median of each age first. */
 static void pool_series(struct hw_target_trend *tt, struct hw_proc_trend *const *p,
 			uint32_t np, int si, uint64_t h, const char *name,
 			struct hw_judgement *out, uint32_t *contributors)
 {
 	const uint32_t w = tt->c.nbuckets;
-	double x[HW_TREND_BUCKETS_MAX], y[HW_TREND_BUCKETS_MAX], firsts[POOL];
-	uint32_t n = 0, nf = 0;
-	struct hw_judge_opts o = {
-		.bucket_s = tt->c.bucket_s, .rel_rise = REL_RISE, .alpha = ALPHA,
-		.step_share = STEP_SHARE,
-	};
+	double x[POOL_POINTS_MAX], y[POOL_POINTS_MAX], firsts[POOL];
+	uint32_t n = 0, nf = 0, total = 0;
+	double min_rise;
 
 	memset(tt->ncell, 0, w * sizeof *tt->ncell);
 	for (uint32_t q = 0; q < np; q++) {
@@ -559,23 +634,41 @@ static void pool_series(struct hw_target_trend *tt, struct hw_proc_trend *const 
 			if (k < 0 || k >= (int64_t)w)
 				continue;
 			tt->cell[(size_t)k * POOL + tt->ncell[k]++] = hw_series_val(s, i) - first;
+			total++;
 		}
 	}
 	*contributors = nf;
 	for (uint32_t k = 0; k < w; k++) {
-		if (tt->ncell[k] < 2)
-			continue;
-		x[n] = k;
-		y[n] = hw_median(&tt->cell[(size_t)k * POOL], tt->ncell[k]);
-		n++;
+		if (total <= POOL_POINTS_MAX) {
+			for (uint32_t i = 0; i < tt->ncell[k]; i++) {
+				x[n] = k;
+				y[n++] = tt->cell[(size_t)k * POOL + i];
+			}
+		} else if (tt->ncell[k]) {
+			x[n] = k;
+			y[n++] = hw_median(&tt->cell[(size_t)k * POOL], tt->ncell[k]);
+		}
 	}
-	o.min_rise = si >= 0 ? MEM_MIN_RISE : TYPE_MIN_RISE;
-	o.step_rel = si >= 0 ? MEM_STEP_REL : TYPE_STEP_REL;
-	/* the threshold is relative to the level, not to the deltas: fold
-	 * it into min_rise */
-	o.min_rise = fmax(o.min_rise, REL_RISE * fabs(hw_median(firsts, nf)));
-	o.rel_rise = 0;
-	hw_judge(x, y, n, &o, scratch, out);
+	/* the threshold is relative to the level, not to the deltas */
+	min_rise = fmax(si >= 0 ? MEM_MIN_RISE : TYPE_MIN_RISE,
+			REL_RISE * fabs(hw_median(firsts, nf)));
+	if (nf < 2) {
+		memset(out, 0, sizeof *out);
+		out->shape = HW_SHAPE_NONE;
+		out->mk.p = 1;
+		return;
+	}
+	if (total > POOL_POINTS_MAX) {
+		/* one point per age: a plain time series */
+		struct hw_judge_opts o = {
+			.bucket_s = tt->c.bucket_s, .min_rise = min_rise, .rel_rise = 0,
+			.alpha = ALPHA, .step_share = 2,   /* no step rule */
+		};
+
+		hw_judge(x, y, n, &o, scratch, out);
+		return;
+	}
+	judge_points(x, y, n, min_rise, tt->c.bucket_s, out);
 }
 
 static int seen_add(struct hw_target_trend *tt, uint64_t h)

@@ -95,9 +95,12 @@ try:
         gun.get("/leak?n=500")
 
     def worker_gauges():
+        # the growth selection sends LeakyThing from a worker's second
+        # sample on: wait for a whole round (both workers and all) to land
         g = statsd.gauges()
         return [k for k in g if k.startswith("hwtest.web.") and k.endswith(".types.leakyapp_LeakyThing")
-                and ".all." not in k] and g
+                and ".all." not in k] and "hwtest.web.all.gc_objects" in g and \
+            len([k for k in g if k.startswith("hwtest.web.w") and k.endswith(".pid")]) >= 2 and g
     g = wait_for(worker_gauges, 30, "per-worker LeakyThing gauges")
     leak_keys = [k for k in g if k.endswith(".types.leakyapp_LeakyThing") and ".all." not in k]
     R.check("per-worker type gauges: %s" % leak_keys[:2], len(leak_keys) >= 1, str(sorted(g)[:20]))
@@ -165,6 +168,10 @@ try:
         with open("/proc/%d/stat" % p) as f:
             states.append(f.read().rsplit(")", 1)[1].split()[0])
     R.check("no worker left stopped (%s)" % "".join(states), all(s in "RS" for s in states), str(states))
+    # the listener thread reads the socket on its own schedule
+    end = time.time() + 5
+    while time.time() < end and not any("STOPPING=1" in m for m in got.get("msgs", [])):
+        time.sleep(0.1)
     R.check("STOPPING=1 sent", any("STOPPING=1" in m for m in got.get("msgs", [])), str(got.get("msgs")))
     got["stop"] = True
 except Exception as ex:
