@@ -56,6 +56,7 @@
 #define TPFLAGS_UNICODE_SUBCLASS (1ull << 28)
 #define TPFLAGS_TYPE_SUBCLASS (1ull << 31)
 #define MAX_GC_STATE 65536      /* sizeof(struct _gc_runtime_state) cap */
+#define BUSY_WAITS 200          /* 10 ms each: a collection in progress */
 
 /* ------------------------------------------------------------------ */
 /* small helpers */
@@ -398,9 +399,26 @@ static int confirm_gc(const struct hw_target *t, struct hw_mem *m,
 		return hw_err_set(e, HW_ELAYOUT, 0, "%s: no generation layout", src);
 	if (!(buf = malloc((size_t)size)))
 		return hw_err_set(e, HW_ENOMEM, 0, "allocating %lld bytes", (long long)size);
-	if (hw_mem_read(m, base, buf, (size_t)size, e) < 0) {
-		hw_err_prefix(e, "reading the GC state at 0x%llx", (unsigned long long)base);
-		goto out;
+	/* A collection rewrites the links of every object it visits: wait
+	 * for it to end (the census itself does the same) before checking. */
+	for (int wait = 0;; wait++) {
+		if (hw_mem_read(m, base, buf, (size_t)size, e) < 0) {
+			hw_err_prefix(e, "reading the GC state at 0x%llx", (unsigned long long)base);
+			goto out;
+		}
+		if (o->gc_collecting < 0 || o->gc_collecting + 4 > size)
+			break;
+		memcpy(&coll, buf + o->gc_collecting, 4);
+		if (coll != 1)
+			break;
+		if (wait == BUSY_WAITS) {
+			hw_err_set(e, HW_EBUSY, 0, "%s: a garbage collection ran through "
+				   "%d ms of waiting to confirm the layout", src, BUSY_WAITS * 10);
+			goto out;
+		}
+		struct timespec ts = { 0, 10000000L };
+
+		nanosleep(&ts, NULL);
 	}
 	hits = find_generation0(buf, (size_t)size, base, &at, &to);
 	if (hits > 1) {
@@ -1147,7 +1165,7 @@ int hw_layout_resolve(const struct hw_target *t, struct hw_mem *m,
 			ok = 1;
 			break;
 		}
-		if (se.code == HW_EFREETHR) {
+		if (se.code == HW_EFREETHR || se.code == HW_EBUSY) {
 			hw_err_copy(e, &se);
 			free(cand);
 			return -1;

@@ -56,12 +56,16 @@ mirror() { # the Debian archive URI apt uses for this host's release
 		awk -v c="$codename" '$1 == c { print $2; exit }'
 }
 
-probe() { # url: fetchable within 20 s
-	if command -v curl >/dev/null; then
-		curl -fsS -m 20 -o /dev/null "$1"
-	else
-		wget -q -T 20 -t 1 -O /dev/null "$1"
-	fi
+probe() { # url: fetchable within 20 s, three tries (proxies hiccup)
+	for try in 1 2 3; do
+		if command -v curl >/dev/null; then
+			curl -fsS -m 20 -o /dev/null "$1" && return 0
+		else
+			wget -q -T 20 -t 1 -O /dev/null "$1" && return 0
+		fi
+		[ $try = 3 ] || sleep 2
+	done
+	return 1
 }
 
 info_get() { # file key
@@ -136,7 +140,7 @@ build() { # mirror -> builds a new generation and makes it current
 	fi
 	# debootstrap's wget retries for many minutes on a mirror that does
 	# not answer: ask once, briefly, first.
-	if ! probe "$m/dists/$SUITE/Release" >>"$log" 2>&1; then
+	if ! probe "${m%/}/dists/$SUITE/Release" >>"$log" 2>&1; then
 		remove_gen "$g"
 		status "unavailable: mirror $m does not answer for $SUITE (no network?)"
 		return 1
@@ -157,7 +161,7 @@ build() { # mirror -> builds a new generation and makes it current
 		status "unavailable: $SUITE at $m packages no python3.N with N >= $MIN_MINOR"
 		return 1
 	fi
-	step "apt-get install $pkgs and their -dbg packages"
+	step "apt-get install $(echo $pkgs) and their -dbg packages"
 	dbgs=""
 	for p in $pkgs; do dbgs="$dbgs $p-dbg"; done
 	# shellcheck disable=SC2086
