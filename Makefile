@@ -107,7 +107,13 @@ $(B)/tests/check_corpus_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(UNIT_HELPER
 	$(CC) $(ALL_CFLAGS) -Itests/unit -DCORPUS='"tests/fuzz/corpus/$*"' -o $@ $< \
 		tests/fuzz/replay.c $(UNIT_HELPERS) $(B)/libheapwatch.a $(ALL_LDFLAGS) $(HW_LDLIBS)
 
-unit-bins: $(UNIT_BINS) $(FUZZ_REPLAY)
+# test-only tools the integration tests run (not installed)
+TEST_TOOLS := $(B)/tests/hw-objdump
+$(B)/tests/hw-objdump: tests/integration/hw_objdump.c $(B)/libheapwatch.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libheapwatch.a $(ALL_LDFLAGS) $(HW_LDLIBS)
+
+unit-bins: $(UNIT_BINS) $(FUZZ_REPLAY) $(TEST_TOOLS)
 .PHONY: unit-bins
 
 check-unit: all unit-bins

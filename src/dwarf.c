@@ -87,6 +87,161 @@ static const struct spec {
 	{ F(dk_indices), false, { { "_dictkeysobject", "dk_indices" } } },
 	{ F(dk_entry_size), false, { { "PyDictKeyEntry", NULL } } },
 	{ F(dk_uentry_size), false, { { "PyDictUnicodeEntry", NULL } } },
+
+	/* The object model (objects.h): referents and sizes.  Names from
+	 * the CPython headers of 3.6-3.15; where a member was renamed the
+	 * alternatives list every spelling (3.13 f_code -> f_executable). */
+	{ F(ob_size), false, { { "PyVarObject", "ob_size" } } },
+	{ F(tp_basicsize), false, { { "_typeobject", "tp_basicsize" } } },
+	{ F(tp_itemsize), false, { { "_typeobject", "tp_itemsize" } } },
+	{ F(tp_traverse), false, { { "_typeobject", "tp_traverse" } } },
+	{ F(tp_dictoffset), false, { { "_typeobject", "tp_dictoffset" } } },
+	{ F(tp_members), false, { { "_typeobject", "tp_members" } } },
+	{ F(tp_base), false, { { "_typeobject", "tp_base" } } },
+	{ F(tp_bases), false, { { "_typeobject", "tp_bases" } } },
+	{ F(tp_mro), false, { { "_typeobject", "tp_mro" } } },
+	{ F(tp_cache), false, { { "_typeobject", "tp_cache" } } },
+	{ F(tp_methods), false, { { "_typeobject", "tp_methods" } } },
+	{ F(type_size), false, { { "_typeobject", NULL } } },
+	{ F(ht_size), false, { { "_heaptypeobject", NULL } } },
+	{ F(ht_cached_keys), false, { { "_heaptypeobject", "ht_cached_keys" } } },
+	{ F(ht_module), false, { { "_heaptypeobject", "ht_module" } } },
+	{ F(list_items), false, { { "PyListObject", "ob_item" } } },
+	{ F(list_allocated), false, { { "PyListObject", "allocated" } } },
+	{ F(tuple_items), false, { { "PyTupleObject", "ob_item" } } },
+	{ F(dict_values), false, { { "PyDictObject", "ma_values" } } },
+	{ F(dk_refcnt), false, { { "_dictkeysobject", "dk_refcnt" } } },
+	{ F(dk_usable), false, { { "_dictkeysobject", "dk_usable" } } },
+	{ F(dk_lookup), false, { { "_dictkeysobject", "dk_lookup" } } },
+	{ F(dk_entry_key), false, { { "PyDictKeyEntry", "me_key" } } },
+	{ F(dk_entry_value), false, { { "PyDictKeyEntry", "me_value" } } },
+	{ F(dk_uentry_key), false, { { "PyDictUnicodeEntry", "me_key" } } },
+	{ F(dk_uentry_value), false, { { "PyDictUnicodeEntry", "me_value" } } },
+	{ F(dv_values), false, { { "_dictvalues", "values" } } },
+	{ F(dv_capacity), false, { { "_dictvalues", "capacity" } } },
+	{ F(dv_embedded), false, { { "_dictvalues", "embedded" } } },
+	{ F(dv_valid), false, { { "_dictvalues", "valid" } } },
+	{ F(set_mask), false, { { "PySetObject", "mask" } } },
+	{ F(set_table), false, { { "PySetObject", "table" } } },
+	{ F(set_smalltable), false, { { "PySetObject", "smalltable" } } },
+	{ F(setentry_size), false, { { "setentry", NULL } } },
+	{ F(setentry_key), false, { { "setentry", "key" } } },
+	{ F(memberdef_size), false, { { "PyMemberDef", NULL } } },
+	{ F(memberdef_name), false, { { "PyMemberDef", "name" } } },
+	{ F(memberdef_type), false, { { "PyMemberDef", "type" } } },
+	{ F(memberdef_offset), false, { { "PyMemberDef", "offset" } } },
+	{ F(func_code), false, { { "PyFunctionObject", "func_code" } } },
+	{ F(func_globals), false, { { "PyFunctionObject", "func_globals" } } },
+	{ F(func_builtins), false, { { "PyFunctionObject", "func_builtins" } } },
+	{ F(func_module), false, { { "PyFunctionObject", "func_module" } } },
+	{ F(func_defaults), false, { { "PyFunctionObject", "func_defaults" } } },
+	{ F(func_kwdefaults), false, { { "PyFunctionObject", "func_kwdefaults" } } },
+	{ F(func_doc), false, { { "PyFunctionObject", "func_doc" } } },
+	{ F(func_name), false, { { "PyFunctionObject", "func_name" } } },
+	{ F(func_dict), false, { { "PyFunctionObject", "func_dict" } } },
+	{ F(func_closure), false, { { "PyFunctionObject", "func_closure" } } },
+	{ F(func_annotations), false, { { "PyFunctionObject", "func_annotations" } } },
+	{ F(func_qualname), false, { { "PyFunctionObject", "func_qualname" } } },
+	{ F(func_typeparams), false, { { "PyFunctionObject", "func_typeparams" } } },
+	{ F(func_annotate), false, { { "PyFunctionObject", "func_annotate" } } },
+	{ F(method_func), false, { { "PyMethodObject", "im_func" } } },
+	{ F(method_self), false, { { "PyMethodObject", "im_self" } } },
+	{ F(cell_ref), false, { { "PyCellObject", "ob_ref" } } },
+	{ F(cm_callable), false, { { "classmethod", "cm_callable" } } },
+	{ F(cm_dict), false, { { "classmethod", "cm_dict" } } },
+	{ F(prop_get), false, { { "propertyobject", "prop_get" } } },
+	{ F(prop_set), false, { { "propertyobject", "prop_set" } } },
+	{ F(prop_del), false, { { "propertyobject", "prop_del" } } },
+	{ F(prop_doc), false, { { "propertyobject", "prop_doc" } } },
+	{ F(prop_name), false, { { "propertyobject", "prop_name" } } },
+	{ F(cfunc_ml), false, { { "PyCFunctionObject", "m_ml" } } },
+	{ F(cfunc_self), false, { { "PyCFunctionObject", "m_self" } } },
+	{ F(cfunc_module), false, { { "PyCFunctionObject", "m_module" } } },
+	{ F(cmeth_class), false, { { "PyCMethodObject", "mm_class" } } },
+	{ F(methoddef_flags), false, { { "PyMethodDef", "ml_flags" } } },
+	{ F(methoddef_name), false, { { "PyMethodDef", "ml_name" } } },
+	{ F(methoddef_size), false, { { "PyMethodDef", NULL } } },
+	{ F(descr_type), false, { { "PyDescrObject", "d_type" } } },
+	{ F(descr_name), false, { { "PyDescrObject", "d_name" } } },
+	{ F(wrapper_descr), false, { { "wrapperobject", "descr" } } },
+	{ F(wrapper_self), false, { { "wrapperobject", "self" } } },
+	{ F(mappingproxy_mapping), false, { { "mappingproxyobject", "mapping" } } },
+	{ F(mod_dict), false, { { "PyModuleObject", "md_dict" } } },
+	{ F(mod_def), false, { { "PyModuleObject", "md_def" } } },
+	{ F(mod_state), false, { { "PyModuleObject", "md_state" } } },
+	{ F(mod_state_size), false, { { "PyModuleObject", "md_state_size" } } },
+	{ F(mod_state_traverse), false, { { "PyModuleObject", "md_state_traverse" } } },
+	{ F(moddef_size), false, { { "PyModuleDef", "m_size" } } },
+	{ F(moddef_traverse), false, { { "PyModuleDef", "m_traverse" } } },
+	{ F(exc_dict), false, { { "PyBaseExceptionObject", "dict" } } },
+	{ F(exc_args), false, { { "PyBaseExceptionObject", "args" } } },
+	{ F(exc_notes), false, { { "PyBaseExceptionObject", "notes" } } },
+	{ F(exc_traceback), false, { { "PyBaseExceptionObject", "traceback" } } },
+	{ F(exc_context), false, { { "PyBaseExceptionObject", "context" } } },
+	{ F(exc_cause), false, { { "PyBaseExceptionObject", "cause" } } },
+	{ F(tb_next), false, { { "_traceback", "tb_next" } } },
+	{ F(tb_frame), false, { { "_traceback", "tb_frame" } } },
+	{ F(wr_callback), false, { { "_PyWeakReference", "wr_callback" } } },
+	{ F(frame_back), false, { { "_frame", "f_back" } } },
+	{ F(frame_code), false, { { "_frame", "f_code" } } },
+	{ F(frame_builtins), false, { { "_frame", "f_builtins" } } },
+	{ F(frame_globals), false, { { "_frame", "f_globals" } } },
+	{ F(frame_locals), false, { { "_frame", "f_locals" } } },
+	{ F(frame_valuestack), false, { { "_frame", "f_valuestack" } } },
+	{ F(frame_stacktop), false, { { "_frame", "f_stacktop" } } },
+	{ F(frame_stackdepth), false, { { "_frame", "f_stackdepth" } } },
+	{ F(frame_trace), false, { { "_frame", "f_trace" } } },
+	{ F(frame_exc_type), false, { { "_frame", "f_exc_type" } } },
+	{ F(frame_exc_value), false, { { "_frame", "f_exc_value" } } },
+	{ F(frame_exc_tb), false, { { "_frame", "f_exc_traceback" } } },
+	{ F(frame_localsplus), false, { { "_frame", "f_localsplus" } } },
+	{ F(frame_size), false, { { "_frame", NULL } } },
+	{ F(frame_frame), false, { { "_frame", "f_frame" } } },
+	{ F(frame_extra_locals), false, { { "_frame", "f_extra_locals" } } },
+	{ F(frame_locals_cache), false, { { "_frame", "f_locals_cache" } } },
+	{ F(frame_overwritten), false, { { "_frame", "f_overwritten_fast_locals" } } },
+	{ F(frame_data), false, { { "_frame", "_f_frame_data" } } },
+	{ F(iframe_code), false, { { "_PyInterpreterFrame", "f_code" },
+				   { "_PyInterpreterFrame", "f_executable" } } },
+	{ F(iframe_func), false, { { "_PyInterpreterFrame", "f_func" },
+				   { "_PyInterpreterFrame", "f_funcobj" } } },
+	{ F(iframe_locals), false, { { "_PyInterpreterFrame", "f_locals" } } },
+	{ F(iframe_frame_obj), false, { { "_PyInterpreterFrame", "frame_obj" } } },
+	{ F(iframe_stacktop), false, { { "_PyInterpreterFrame", "stacktop" } } },
+	{ F(iframe_stackpointer), false, { { "_PyInterpreterFrame", "stackpointer" } } },
+	{ F(iframe_owner), false, { { "_PyInterpreterFrame", "owner" } } },
+	{ F(iframe_localsplus), false, { { "_PyInterpreterFrame", "localsplus" } } },
+	{ F(gen_frame), false, { { "PyGenObject", "gi_frame" } } },
+	{ F(gen_code), false, { { "PyGenObject", "gi_code" } } },
+	{ F(gen_name), false, { { "PyGenObject", "gi_name" } } },
+	{ F(gen_qualname), false, { { "PyGenObject", "gi_qualname" } } },
+	{ F(gen_exc_type), false, { { "PyGenObject", "gi_exc_state.exc_type" } } },
+	{ F(gen_exc_value), false, { { "PyGenObject", "gi_exc_state.exc_value" } } },
+	{ F(gen_exc_tb), false, { { "PyGenObject", "gi_exc_state.exc_traceback" } } },
+	{ F(gen_frame_state), false, { { "PyGenObject", "gi_frame_state" } } },
+	{ F(gen_iframe), false, { { "PyGenObject", "gi_iframe" } } },
+	{ F(agen_finalizer), false, { { "PyAsyncGenObject", "ag_finalizer" },
+				      { "PyAsyncGenObject", "ag_origin_or_finalizer" } } },
+	{ F(code_nlocals), false, { { "PyCodeObject", "co_nlocals" } } },
+	{ F(code_stacksize), false, { { "PyCodeObject", "co_stacksize" } } },
+	{ F(code_nlocalsplus), false, { { "PyCodeObject", "co_nlocalsplus" } } },
+	{ F(code_framesize), false, { { "PyCodeObject", "co_framesize" } } },
+	{ F(code_varnames), false, { { "PyCodeObject", "co_varnames" } } },
+	{ F(code_cellvars), false, { { "PyCodeObject", "co_cellvars" } } },
+	{ F(code_freevars), false, { { "PyCodeObject", "co_freevars" } } },
+	{ F(code_localsplusnames), false, { { "PyCodeObject", "co_localsplusnames" } } },
+	{ F(code_name), false, { { "PyCodeObject", "co_name" } } },
+	{ F(code_extra), false, { { "PyCodeObject", "co_extra" } } },
+	{ F(long_digits), false, { { "_longobject", "ob_digit" },
+				   { "_longobject", "long_value.ob_digit" } } },
+	{ F(long_tag), false, { { "_longobject", "long_value.lv_tag" } } },
+	{ F(bytearray_alloc), false, { { "PyByteArrayObject", "ob_alloc" } } },
+	{ F(str_wstr), false, { { "PyASCIIObject", "wstr" } } },
+	{ F(str_utf8_length), false, { { "PyCompactUnicodeObject", "utf8_length" } } },
+	{ F(str_utf8), false, { { "PyCompactUnicodeObject", "utf8" } } },
+	{ F(str_wstr_length), false, { { "PyCompactUnicodeObject", "wstr_length" } } },
+	{ F(str_data), false, { { "PyUnicodeObject", "data" } } },
+	{ F(str_size), false, { { "PyUnicodeObject", NULL } } },
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -103,11 +258,17 @@ static const char *const home_cus[] = {
 	"unicodeobject.c", /* PEP 393 strings */
 	"stringobject.c",  /* 2.7 str */
 	"dictobject.c",
+	/* the object model's types */
+	"listobject.c", "tupleobject.c", "setobject.c", "funcobject.c",
+	"classobject.c", "cellobject.c", "moduleobject.c", "descrobject.c",
+	"exceptions.c", "traceback.c", "weakrefobject.c", "frameobject.c",
+	"genobject.c", "codeobject.c", "methodobject.c", "structmember.c",
+	"longobject.c", "bytearrayobject.c",
 };
 
 /* ==================== finding types by name ==================== */
 
-#define MAXTYPES 32
+#define MAXTYPES 96
 
 struct typetab {
 	const char *name[MAXTYPES];     /* borrowed from specs[] */
@@ -546,4 +707,82 @@ int hw_target_dwarf(const struct hw_target *t, struct hw_offsets *o,
 	if (dwarf_file(t->open_path, extra, o, where, where_size, e) < 0)
 		return hw_err_prefix(e, "pid %d", (int)t->pid);
 	return 0;
+}
+
+/* ==================== static symbols from a debug file ==================== */
+
+/* A stripped binary (Debian's /usr/bin/python3.11) keeps only .dynsym;
+ * its static functions (subtype_traverse, lookdict) are in the symbol
+ * table of the separate debug file, which libdwfl finds the same way as
+ * the DWARF and reads through dwfl_module_getsymtab. */
+int hw_target_debug_symbols(const struct hw_target *t, const char *const *names,
+			    uint64_t *addrs, size_t n, struct hw_err *e)
+{
+	char dipath[256], root[64], dbgroot[96];
+	char *dipath_p = dipath;
+	const Dwfl_Callbacks cb = {
+		.find_elf = dwfl_build_id_find_elf,
+		.find_debuginfo = dwfl_standard_find_debuginfo,
+		.section_address = dwfl_offline_section_address,
+		.debuginfo_path = &dipath_p,
+	};
+	struct stat a, b;
+	bool *dup = calloc(n ? n : 1, sizeof *dup);
+	Dwfl *dwfl = NULL;
+	Dwfl_Module *mod;
+	int nsym, found = 0, rc = -1;
+
+	if (!dup)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating a symbol table");
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = 0;
+	snprintf(root, sizeof root, "/proc/%d/root", (int)t->pid);
+	dbgroot[0] = '\0';
+	if (stat(root, &a) == 0 && stat("/", &b) == 0 &&
+	    (a.st_dev != b.st_dev || a.st_ino != b.st_ino))
+		snprintf(dbgroot, sizeof dbgroot, ":%s/usr/lib/debug", root);
+	snprintf(dipath, sizeof dipath, ":.debug:/usr/lib/debug%s", dbgroot);
+	dwfl = dwfl_begin(&cb);
+	if (!dwfl) {
+		hw_err_set(e, HW_ENOMEM, 0, "dwfl_begin: %s", dwfl_errmsg(-1));
+		goto out;
+	}
+	mod = dwfl_report_offline(dwfl, "python", t->open_path, -1);
+	if (!mod || dwfl_report_end(dwfl, NULL, NULL) != 0) {
+		hw_err_set(e, HW_ELAYOUT, 0, "%s: %s", t->open_path, dwfl_errmsg(-1));
+		goto out;
+	}
+	nsym = dwfl_module_getsymtab(mod);
+	if (nsym <= 0) {
+		hw_err_set(e, HW_ELAYOUT, 0, "%s: no symbol table, in it or in a debug file",
+			   t->open_path);
+		goto out;
+	}
+	for (int i = 0; i < nsym; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		const char *nm = dwfl_module_getsym_info(mod, i, &sym, &addr, NULL,
+							 NULL, NULL);
+
+		if (!nm || !sym.st_value || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			if (!hw_symbol_is(nm, names[k]))
+				continue;
+			if (addrs[k] && addrs[k] != sym.st_value + t->bias)
+				dup[k] = true;
+			addrs[k] = sym.st_value + t->bias;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (dup[k])
+			addrs[k] = 0;
+		found += addrs[k] != 0;
+	}
+	rc = found;
+out:
+	free(dup);
+	if (dwfl)
+		dwfl_end(dwfl);
+	return rc;
 }

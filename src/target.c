@@ -49,6 +49,12 @@ static const struct {
 	[SYM_PRINTREFS] = { "_Py_PrintReferences", false },
 };
 
+const struct hw_objsym_desc hw_objsyms[HW_OBJSYM_COUNT] = {
+#define HW_OBJSYM_ROW(id, name, how) [HW_OBJSYM_##id] = { name, how },
+	HW_OBJSYMS(HW_OBJSYM_ROW)
+#undef HW_OBJSYM_ROW
+};
+
 #define MAXLOADS 16
 
 struct load {
@@ -61,6 +67,9 @@ struct elfobj {
 	size_t nload;
 	bool have[NSYMS];
 	uint64_t val[NSYMS], size[NSYMS];
+	/* object-model symbols; a static defined twice is ambiguous (0) */
+	uint64_t objval[HW_OBJSYM_COUNT];
+	bool objdup[HW_OBJSYM_COUNT];
 	char build_id[129];
 };
 
@@ -110,6 +119,47 @@ static void read_phdrs(Elf *elf, struct elfobj *o)
 	}
 }
 
+int hw_symbol_is(const char *sym, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	if (strncmp(sym, name, n) != 0)
+		return 0;
+	if (sym[n] == '\0')
+		return 1;
+	if (strncmp(sym + n, ".lto_priv.", 10) != 0)
+		return 0;
+	for (p = sym + n + 10; *p >= '0' && *p <= '9'; p++)
+		;
+	return p > sym + n + 10 && *p == '\0';
+}
+
+/* One symbol against the object model's list: exported objects from
+ * .dynsym (pass 0) or .symtab, statics from .symtab only. */
+static void obj_symbol(struct elfobj *o, const char *nm, const GElf_Sym *sym,
+		       int pass)
+{
+	if (nm[0] != '_' && nm[0] != 'P' && nm[0] != 's' && nm[0] != 'l' &&
+	    nm[0] != 'p' && nm[0] != 'd')
+		return;
+	for (int k = 0; k < HW_OBJSYM_COUNT; k++) {
+		if (hw_objsyms[k].how == HW_SYM_STATIC ? !hw_symbol_is(nm, hw_objsyms[k].name)
+						       : strcmp(nm, hw_objsyms[k].name) != 0)
+			continue;
+		if (hw_objsyms[k].how == HW_SYM_STATIC) {
+			if (!pass || GELF_ST_TYPE(sym->st_info) != STT_FUNC)
+				return;
+			if (o->objval[k] && o->objval[k] != sym->st_value)
+				o->objdup[k] = true;
+		} else if (o->objval[k]) {
+			return;
+		}
+		o->objval[k] = sym->st_value;
+		return;
+	}
+}
+
 static void read_symbols(Elf *elf, struct elfobj *o)
 {
 	for (int pass = 0; pass < 2; pass++) {
@@ -133,7 +183,10 @@ static void read_symbols(Elf *elf, struct elfobj *o)
 				    sym.st_shndx == SHN_UNDEF)
 					continue;
 				nm = elf_strptr(elf, sh.sh_link, sym.st_name);
-				if (!nm || (nm[0] != '_' && nm[0] != 'P' && nm[0] != 'i'))
+				if (!nm)
+					continue;
+				obj_symbol(o, nm, &sym, pass);
+				if (nm[0] != '_' && nm[0] != 'P' && nm[0] != 'i')
 					continue;
 				for (int k = 0; k < NSYMS; k++) {
 					if (o->have[k] || (syms[k].symtab_only && !pass) ||
@@ -569,6 +622,8 @@ static int try_candidate(struct hw_target *t, const struct hw_maps *maps,
 		t->py_version_addr = o.val[SYM_PY_VERSION] + bias;
 	if (o.have[SYM_INTERP_HEAD])
 		t->interp_head_addr = o.val[SYM_INTERP_HEAD] + bias;
+	for (int k = 0; k < HW_OBJSYM_COUNT; k++)
+		t->objsym[k] = o.objval[k] && !o.objdup[k] ? o.objval[k] + bias : 0;
 	t->debug_build = o.have[SYM_NEGREF] || o.have[SYM_REFTOTAL];
 	t->trace_refs = o.have[SYM_PRINTREFS];
 

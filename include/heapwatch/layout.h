@@ -69,7 +69,155 @@
 	X(dk_nentries,     "PyDictKeysObject.dk_nentries")                   \
 	X(dk_indices,      "PyDictKeysObject.dk_indices")                    \
 	X(dk_entry_size,   "sizeof(PyDictKeyEntry)")                         \
-	X(dk_uentry_size,  "sizeof(PyDictUnicodeEntry) (3.11+)")
+	X(dk_uentry_size,  "sizeof(PyDictUnicodeEntry) (3.11+)")              \
+	/* --- the object model (objects.h): referents and sizes --- */      \
+	X(ob_size,         "PyVarObject.ob_size")                            \
+	X(tp_basicsize,    "PyTypeObject.tp_basicsize")                      \
+	X(tp_itemsize,     "PyTypeObject.tp_itemsize")                       \
+	X(tp_traverse,     "PyTypeObject.tp_traverse")                       \
+	X(tp_dictoffset,   "PyTypeObject.tp_dictoffset")                     \
+	X(tp_members,      "PyTypeObject.tp_members")                        \
+	X(tp_base,         "PyTypeObject.tp_base")                           \
+	X(tp_bases,        "PyTypeObject.tp_bases")                          \
+	X(tp_mro,          "PyTypeObject.tp_mro")                            \
+	X(tp_cache,        "PyTypeObject.tp_cache")                          \
+	X(tp_methods,      "PyTypeObject.tp_methods")                        \
+	X(type_size,       "sizeof(PyTypeObject)")                           \
+	X(ht_size,         "sizeof(PyHeapTypeObject)")                       \
+	X(ht_cached_keys,  "PyHeapTypeObject.ht_cached_keys (3.3+)")         \
+	X(ht_module,       "PyHeapTypeObject.ht_module (3.9+)")              \
+	X(list_items,      "PyListObject.ob_item")                           \
+	X(list_allocated,  "PyListObject.allocated")                         \
+	X(tuple_items,     "PyTupleObject.ob_item")                          \
+	X(dict_values,     "PyDictObject.ma_values (3.x)")                   \
+	X(dk_refcnt,       "PyDictKeysObject.dk_refcnt")                     \
+	X(dk_usable,       "PyDictKeysObject.dk_usable")                     \
+	X(dk_lookup,       "PyDictKeysObject.dk_lookup (3.6-3.10)")          \
+	X(dk_entry_key,    "PyDictKeyEntry.me_key")                          \
+	X(dk_entry_value,  "PyDictKeyEntry.me_value")                        \
+	X(dk_uentry_key,   "PyDictUnicodeEntry.me_key (3.11+)")              \
+	X(dk_uentry_value, "PyDictUnicodeEntry.me_value (3.11+)")            \
+	X(dv_values,       "_dictvalues.values (3.11+)")                     \
+	X(dv_capacity,     "_dictvalues.capacity (3.13+)")                   \
+	X(dv_embedded,     "_dictvalues.embedded (3.13+)")                   \
+	X(dv_valid,        "_dictvalues.valid (3.13+)")                      \
+	X(set_mask,        "PySetObject.mask")                               \
+	X(set_table,       "PySetObject.table")                              \
+	X(set_smalltable,  "PySetObject.smalltable")                         \
+	X(setentry_size,   "sizeof(setentry)")                               \
+	X(setentry_key,    "setentry.key")                                   \
+	X(memberdef_size,  "sizeof(PyMemberDef)")                            \
+	X(memberdef_name,  "PyMemberDef.name")                               \
+	X(memberdef_type,  "PyMemberDef.type")                               \
+	X(memberdef_offset,"PyMemberDef.offset")                             \
+	X(func_code,       "PyFunctionObject.func_code")                     \
+	X(func_globals,    "PyFunctionObject.func_globals")                  \
+	X(func_builtins,   "PyFunctionObject.func_builtins (3.10+)")         \
+	X(func_module,     "PyFunctionObject.func_module")                   \
+	X(func_defaults,   "PyFunctionObject.func_defaults")                 \
+	X(func_kwdefaults, "PyFunctionObject.func_kwdefaults")               \
+	X(func_doc,        "PyFunctionObject.func_doc")                      \
+	X(func_name,       "PyFunctionObject.func_name")                     \
+	X(func_dict,       "PyFunctionObject.func_dict")                     \
+	X(func_closure,    "PyFunctionObject.func_closure")                  \
+	X(func_annotations,"PyFunctionObject.func_annotations")              \
+	X(func_qualname,   "PyFunctionObject.func_qualname")                 \
+	X(func_typeparams, "PyFunctionObject.func_typeparams (3.12+)")       \
+	X(func_annotate,   "PyFunctionObject.func_annotate (3.14+)")         \
+	X(method_func,     "PyMethodObject.im_func")                         \
+	X(method_self,     "PyMethodObject.im_self")                         \
+	X(cell_ref,        "PyCellObject.ob_ref")                            \
+	X(cm_callable,     "classmethod.cm_callable (staticmethod alike)")   \
+	X(cm_dict,         "classmethod.cm_dict")                            \
+	X(prop_get,        "propertyobject.prop_get")                        \
+	X(prop_set,        "propertyobject.prop_set")                        \
+	X(prop_del,        "propertyobject.prop_del")                        \
+	X(prop_doc,        "propertyobject.prop_doc")                        \
+	X(prop_name,       "propertyobject.prop_name (3.10+)")               \
+	X(cfunc_ml,        "PyCFunctionObject.m_ml")                         \
+	X(cfunc_self,      "PyCFunctionObject.m_self")                       \
+	X(cfunc_module,    "PyCFunctionObject.m_module")                     \
+	X(cmeth_class,     "PyCMethodObject.mm_class (3.9+)")                \
+	X(methoddef_flags, "PyMethodDef.ml_flags")                           \
+	X(methoddef_name,  "PyMethodDef.ml_name")                            \
+	X(methoddef_size,  "sizeof(PyMethodDef)")                            \
+	X(descr_type,      "PyDescrObject.d_type")                           \
+	X(descr_name,      "PyDescrObject.d_name")                           \
+	X(wrapper_descr,   "wrapperobject.descr (method-wrapper)")           \
+	X(wrapper_self,    "wrapperobject.self")                             \
+	X(mappingproxy_mapping, "mappingproxyobject.mapping")                \
+	X(mod_dict,        "PyModuleObject.md_dict")                         \
+	X(mod_def,         "PyModuleObject.md_def")                          \
+	X(mod_state,       "PyModuleObject.md_state")                        \
+	X(mod_state_size,  "PyModuleObject.md_state_size (3.15+)")           \
+	X(mod_state_traverse, "PyModuleObject.md_state_traverse (3.15+)")    \
+	X(moddef_size,     "PyModuleDef.m_size")                             \
+	X(moddef_traverse, "PyModuleDef.m_traverse")                         \
+	X(exc_dict,        "PyBaseExceptionObject.dict")                     \
+	X(exc_args,        "PyBaseExceptionObject.args")                     \
+	X(exc_notes,       "PyBaseExceptionObject.notes (3.11+)")            \
+	X(exc_traceback,   "PyBaseExceptionObject.traceback")                \
+	X(exc_context,     "PyBaseExceptionObject.context")                  \
+	X(exc_cause,       "PyBaseExceptionObject.cause")                    \
+	X(tb_next,         "PyTracebackObject.tb_next")                      \
+	X(tb_frame,        "PyTracebackObject.tb_frame")                     \
+	X(wr_callback,     "PyWeakReference.wr_callback")                    \
+	X(frame_back,      "PyFrameObject.f_back")                           \
+	X(frame_code,      "PyFrameObject.f_code (up to 3.10)")              \
+	X(frame_builtins,  "PyFrameObject.f_builtins (up to 3.10)")          \
+	X(frame_globals,   "PyFrameObject.f_globals (up to 3.10)")           \
+	X(frame_locals,    "PyFrameObject.f_locals (up to 3.10)")            \
+	X(frame_valuestack,"PyFrameObject.f_valuestack (up to 3.10)")        \
+	X(frame_stacktop,  "PyFrameObject.f_stacktop (up to 3.9)")           \
+	X(frame_stackdepth,"PyFrameObject.f_stackdepth (3.10)")              \
+	X(frame_trace,     "PyFrameObject.f_trace")                          \
+	X(frame_exc_type,  "PyFrameObject.f_exc_type (3.6)")                 \
+	X(frame_exc_value, "PyFrameObject.f_exc_value (3.6)")                \
+	X(frame_exc_tb,    "PyFrameObject.f_exc_traceback (3.6)")            \
+	X(frame_localsplus,"PyFrameObject.f_localsplus (up to 3.10)")        \
+	X(frame_size,      "sizeof(PyFrameObject)")                          \
+	X(frame_frame,     "PyFrameObject.f_frame (3.11+)")                  \
+	X(frame_extra_locals, "PyFrameObject.f_extra_locals (3.13+)")        \
+	X(frame_locals_cache, "PyFrameObject.f_locals_cache (3.13+)")        \
+	X(frame_overwritten, "PyFrameObject.f_overwritten_fast_locals (3.14+)") \
+	X(frame_data,      "PyFrameObject._f_frame_data (3.11+)")            \
+	X(iframe_code,     "_PyInterpreterFrame.f_code / f_executable")      \
+	X(iframe_func,     "_PyInterpreterFrame.f_func / f_funcobj")         \
+	X(iframe_locals,   "_PyInterpreterFrame.f_locals")                   \
+	X(iframe_frame_obj,"_PyInterpreterFrame.frame_obj")                  \
+	X(iframe_stacktop, "_PyInterpreterFrame.stacktop (3.11-3.13)")       \
+	X(iframe_stackpointer, "_PyInterpreterFrame.stackpointer (3.14+)")   \
+	X(iframe_owner,    "_PyInterpreterFrame.owner")                      \
+	X(iframe_localsplus, "_PyInterpreterFrame.localsplus")               \
+	X(gen_frame,       "PyGenObject.gi_frame (up to 3.10)")              \
+	X(gen_code,        "PyGenObject.gi_code (up to 3.11)")               \
+	X(gen_name,        "PyGenObject.gi_name")                            \
+	X(gen_qualname,    "PyGenObject.gi_qualname")                        \
+	X(gen_exc_type,    "PyGenObject.gi_exc_state.exc_type (3.7-3.10)")   \
+	X(gen_exc_value,   "PyGenObject.gi_exc_state.exc_value (3.7+)")      \
+	X(gen_exc_tb,      "PyGenObject.gi_exc_state.exc_traceback (3.7-3.10)") \
+	X(gen_frame_state, "PyGenObject.gi_frame_state (3.11+)")             \
+	X(gen_iframe,      "PyGenObject.gi_iframe (3.11+)")                  \
+	X(agen_finalizer,  "PyAsyncGenObject.ag_finalizer / ag_origin_or_finalizer") \
+	X(code_nlocals,    "PyCodeObject.co_nlocals")                        \
+	X(code_stacksize,  "PyCodeObject.co_stacksize")                      \
+	X(code_nlocalsplus,"PyCodeObject.co_nlocalsplus (3.11+)")            \
+	X(code_framesize,  "PyCodeObject.co_framesize (3.11+)")              \
+	X(code_varnames,   "PyCodeObject.co_varnames (up to 3.10)")          \
+	X(code_cellvars,   "PyCodeObject.co_cellvars (up to 3.10)")          \
+	X(code_freevars,   "PyCodeObject.co_freevars (up to 3.10)")          \
+	X(code_localsplusnames, "PyCodeObject.co_localsplusnames (3.11+)")   \
+	X(code_name,       "PyCodeObject.co_name")                           \
+	X(code_extra,      "PyCodeObject.co_extra")                          \
+	X(long_digits,     "PyLongObject.ob_digit (long_value.ob_digit 3.12+)") \
+	X(long_tag,        "PyLongObject.long_value.lv_tag (3.12+)")         \
+	X(bytearray_alloc, "PyByteArrayObject.ob_alloc")                     \
+	X(str_wstr,        "PyASCIIObject.wstr (up to 3.11)")                \
+	X(str_utf8_length, "PyCompactUnicodeObject.utf8_length")             \
+	X(str_utf8,        "PyCompactUnicodeObject.utf8")                    \
+	X(str_wstr_length, "PyCompactUnicodeObject.wstr_length (up to 3.11)") \
+	X(str_data,        "PyUnicodeObject.data")                           \
+	X(str_size,        "sizeof(PyUnicodeObject)")
 
 struct hw_offsets {
 #define HW_OFFSET_MEMBER(name, desc) int64_t name;

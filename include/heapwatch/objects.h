@@ -37,6 +37,16 @@ struct hw_objects *hw_objects_new(const struct hw_target *t,
 				  struct hw_err *e);
 void hw_objects_free(struct hw_objects *o);
 
+/* Drop what the model learnt per type (it caches each type object's
+ * facts by address).  Call it when s is replaced by a copy taken later:
+ * a type may have been freed and another allocated at its address. */
+void hw_objects_forget(struct hw_objects *o);
+
+/* Where the model found subtype_traverse ("symbol table", ...), or why
+ * it did not: then instances of Python classes are opaque.  Static
+ * string owned by o. */
+const char *hw_objects_how(const struct hw_objects *o);
+
 /* How well the referents of one object are known. */
 enum hw_refs_status {
 	HW_REFS_EXACT = 0,   /* exactly what gc.get_referents() returns */
@@ -55,7 +65,8 @@ enum hw_edge_kind {
 	HW_EDGE_ATTR,        /* instance attribute held outside a dict object
 				(3.11+ values, 3.13+ inline values):
 				key_addr is the attribute name (str) */
-	HW_EDGE_SLOT,        /* __slots__ member: name */
+	HW_EDGE_SLOT,        /* __slots__ member: key_addr is the remote C
+				string (char *) of the member's name */
 	HW_EDGE_DICT,        /* an owner's __dict__ (instance, class, module,
 				function); synthetic for 3.13 managed dicts
 				that no traverse reports */
@@ -63,7 +74,8 @@ enum hw_edge_kind {
 				"__closure__", "cell_contents", "__self__",
 				"__func__", "tb_frame", "__mro__" */
 	HW_EDGE_LOCAL,       /* a frame's local or cell variable: key_addr is
-				its name (str), index its slot */
+				its name (str), index its slot; a value-stack
+				entry has key_addr 0 and name "stack" */
 	HW_EDGE_TYPE,        /* an instance's reference to its class */
 };
 
@@ -73,6 +85,12 @@ struct hw_edge {
 	uint64_t key_addr;       /* see the kind; 0 when none */
 	int64_t index;           /* see the kind; -1 when none */
 	const char *name;        /* static string, see the kind; NULL if none */
+	int synthetic;           /* 1: not a referent gc.get_referents()
+				    reports, added so that the object holding
+				    it is not lost: a 3.13+ instance's
+				    materialised __dict__ while its inline
+				    values are valid (only the managed
+				    pointer holds it) */
 };
 
 /* Called once per referent, in tp_traverse order.  Return 0 to go on,
@@ -106,5 +124,25 @@ int hw_edge_label(struct hw_objects *o, struct hw_snap *s,
 int hw_obj_size(struct hw_objects *o, struct hw_snap *s, uint64_t obj_addr,
 		uint64_t type_addr, uint64_t *bytes, int *approx,
 		struct hw_err *e);
+
+/* Bytes of an instance's attribute storage that neither its own
+ * sys.getsizeof nor any dict object counts: the values array of a
+ * 3.11/3.12 instance whose __dict__ was never materialised, or the
+ * inline values of a 3.13+ one (PyDictValues, prefix included).  0 for
+ * every other object, and once a __dict__ exists (its size then counts
+ * the values).  The instance's own row carries these bytes in
+ * `dump --sizes`. */
+int hw_obj_values_size(struct hw_objects *o, struct hw_snap *s,
+		       uint64_t obj_addr, uint64_t type_addr, uint64_t *bytes,
+		       struct hw_err *e);
+
+/* The dict object obj owns as its __dict__ ("dict of X", as guppy
+ * says): a module's md_dict, a heap type's tp_dict, a function's
+ * func_dict, an exception's dict, an instance's dict (tp_dictoffset,
+ * or the managed pointer of 3.11+).  *dict_addr is 0 when it owns none
+ * (or keeps its attributes in values only). */
+int hw_obj_owned_dict(struct hw_objects *o, struct hw_snap *s,
+		      uint64_t obj_addr, uint64_t type_addr, uint64_t *dict_addr,
+		      struct hw_err *e);
 
 #endif

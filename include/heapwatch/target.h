@@ -20,6 +20,69 @@
 #include "heapwatch/err.h"
 #include "heapwatch/layout.h"
 
+/* Symbols the object model (objects.h) recognises object kinds by:
+ * X(id, symbol name, how).  how: HW_SYM_DATA an exported static object
+ * (.dynsym; a type object's address), HW_SYM_PTR an exported pointer
+ * variable (the object is *symbol: PyExc_BaseException, _PySet_Dummy),
+ * HW_SYM_STATIC a static function, only in a .symtab (the binary's, or
+ * its separate debug file's: hw_target_debug_symbols). */
+enum { HW_SYM_DATA, HW_SYM_PTR, HW_SYM_STATIC };
+#define HW_OBJSYMS(X)                                                        \
+	X(type_type,        "PyType_Type",            HW_SYM_DATA)           \
+	X(object_type,      "PyBaseObject_Type",      HW_SYM_DATA)           \
+	X(list_type,        "PyList_Type",            HW_SYM_DATA)           \
+	X(tuple_type,       "PyTuple_Type",           HW_SYM_DATA)           \
+	X(dict_type,        "PyDict_Type",            HW_SYM_DATA)           \
+	X(set_type,         "PySet_Type",             HW_SYM_DATA)           \
+	X(frozenset_type,   "PyFrozenSet_Type",       HW_SYM_DATA)           \
+	X(cell_type,        "PyCell_Type",            HW_SYM_DATA)           \
+	X(function_type,    "PyFunction_Type",        HW_SYM_DATA)           \
+	X(method_type,      "PyMethod_Type",          HW_SYM_DATA)           \
+	X(module_type,      "PyModule_Type",          HW_SYM_DATA)           \
+	X(frame_type,       "PyFrame_Type",           HW_SYM_DATA)           \
+	X(gen_type,         "PyGen_Type",             HW_SYM_DATA)           \
+	X(coro_type,        "PyCoro_Type",            HW_SYM_DATA)           \
+	X(asyncgen_type,    "PyAsyncGen_Type",        HW_SYM_DATA)           \
+	X(weakref_type,     "_PyWeakref_RefType",     HW_SYM_DATA)           \
+	X(classmethod_type, "PyClassMethod_Type",     HW_SYM_DATA)           \
+	X(staticmethod_type,"PyStaticMethod_Type",    HW_SYM_DATA)           \
+	X(property_type,    "PyProperty_Type",        HW_SYM_DATA)           \
+	X(cfunction_type,   "PyCFunction_Type",       HW_SYM_DATA)           \
+	X(memberdescr_type, "PyMemberDescr_Type",     HW_SYM_DATA)           \
+	X(cmethod_type,     "PyCMethod_Type",         HW_SYM_DATA)           \
+	X(methodwrapper_type, "_PyMethodWrapper_Type", HW_SYM_DATA)          \
+	X(dictproxy_type,   "PyDictProxy_Type",       HW_SYM_DATA)           \
+	X(traceback_type,   "PyTraceBack_Type",       HW_SYM_DATA)           \
+	X(code_type,        "PyCode_Type",            HW_SYM_DATA)           \
+	X(long_type,        "PyLong_Type",            HW_SYM_DATA)           \
+	X(bool_type,        "PyBool_Type",            HW_SYM_DATA)           \
+	X(float_type,       "PyFloat_Type",           HW_SYM_DATA)           \
+	X(unicode_type,     "PyUnicode_Type",         HW_SYM_DATA)           \
+	X(bytes_type,       "PyBytes_Type",           HW_SYM_DATA)           \
+	X(bytearray_type,   "PyByteArray_Type",       HW_SYM_DATA)           \
+	X(odict_type,       "PyODict_Type",           HW_SYM_DATA)           \
+	X(namespace_type,   "_PyNamespace_Type",      HW_SYM_DATA)           \
+	X(base_exception,   "PyExc_BaseException",    HW_SYM_PTR)            \
+	X(set_dummy,        "_PySet_Dummy",           HW_SYM_PTR)            \
+	X(subtype_traverse, "subtype_traverse",       HW_SYM_STATIC)         \
+	X(lookdict,         "lookdict",               HW_SYM_STATIC)         \
+	X(lru_traverse,     "lru_cache_tp_traverse",  HW_SYM_STATIC)         \
+	X(partial_traverse, "partial_traverse",       HW_SYM_STATIC)         \
+	X(deque_traverse,   "deque_traverse",         HW_SYM_STATIC)         \
+	X(defdict_traverse, "defdict_traverse",       HW_SYM_STATIC)
+
+enum hw_objsym {
+#define HW_OBJSYM_ENUM(id, name, how) HW_OBJSYM_##id,
+	HW_OBJSYMS(HW_OBJSYM_ENUM)
+#undef HW_OBJSYM_ENUM
+	HW_OBJSYM_COUNT
+};
+struct hw_objsym_desc {
+	const char *name;
+	int how;
+};
+extern const struct hw_objsym_desc hw_objsyms[HW_OBJSYM_COUNT];
+
 struct hw_target {
 	pid_t pid;
 	char exe[4096];          /* /proc/PID/exe target, for messages */
@@ -50,6 +113,10 @@ struct hw_target {
 				    PyObject starts with _ob_next/_ob_prev */
 	int free_threaded;       /* _Py_DebugOffsets.free_threaded read from
 				    the file (3.13+); -1 when unknown */
+	/* Addresses (bias applied) of the HW_OBJSYMS symbols the object
+	 * defines in .dynsym or its own .symtab; 0 when absent.  For
+	 * HW_SYM_PTR it is the variable's address, not its value. */
+	uint64_t objsym[HW_OBJSYM_COUNT];
 };
 
 /* Identify the interpreter of pid: reads /proc and the ELF files only
@@ -70,6 +137,20 @@ int hw_target_open(struct hw_target *t, pid_t pid, struct hw_err *e);
  * file (device, inode, size, mtime) in a static table: not thread-safe. */
 int hw_target_dwarf(const struct hw_target *t, struct hw_offsets *o,
 		    char *where, size_t where_size, struct hw_err *e);
+
+/* Addresses (bias applied) of static symbols from the symbol table of
+ * t's object or of its separate debug file (found as for DWARF): for
+ * each names[i], addrs[i] is set when the name is defined exactly once
+ * (a name defined at two addresses stays 0: ambiguous).  Returns the
+ * number found, or -1 (HW_ELAYOUT: no symbol table anywhere). */
+int hw_target_debug_symbols(const struct hw_target *t, const char *const *names,
+			    uint64_t *addrs, size_t n, struct hw_err *e);
+
+/* Is sym the static function `name`: the same name, or as link-time
+ * optimisation renames it ("subtype_traverse.lto_priv.0" in Debian's
+ * LTO build)?  Clones (.isra, .constprop, .part) and split-off parts
+ * (.cold) are other code and do not count. */
+int hw_symbol_is(const char *sym, const char *name);
 
 /* Same, for a file on disk (used by `make layouts` and tests). */
 int hw_dwarf_offsets_file(const char *path, struct hw_offsets *o,
