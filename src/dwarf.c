@@ -51,6 +51,7 @@ static const struct spec {
 	{ F(rt_gc), false, { { "pyruntimestate", "gc" }, { "_PyRuntimeState", "gc" } } },
 	{ F(interp_next), false, { { "_is", "next" } } },
 	{ F(interp_gc), false, { { "_is", "gc" } } },
+	{ F(interp_modules), false, { { "_is", "imports.modules" }, { "_is", "modules" } } },
 	{ F(gc_gens), false, { { "_gc_runtime_state", "generations" },
 			       { "_gc_runtime_state", "young" } } },
 	{ F(gc_gen_stride), true, { { "gc_generation", NULL } } },

@@ -104,6 +104,50 @@ enum hw_kind hw_objects_kind_of(const struct hw_objects *o, uint64_t traverse)
 	return HW_K_OPAQUE;
 }
 
+/* Without a symbol table, subtype_traverse is the tp_traverse of a
+ * class every CPython 3 process has: _frozen_importlib.ModuleSpec,
+ * defined by a class statement in the import system's bootstrap.  It is
+ * reached from the main interpreter's sys.modules (the last interpreter
+ * of the list), and checked to be a heap type named ModuleSpec. */
+static int subtype_from_modulespec(struct hw_objects *o, const struct hw_target *t,
+				   struct hw_snap *s, uint64_t *trav, struct hw_err *e)
+{
+	const struct hw_offsets *f = o->o;
+	uint64_t interp = 0, p, modules, mod, md, spec, flags, name;
+	char buf[16];
+
+	*trav = 0;
+	if (!t->runtime_addr || NO(f->rt_interp_head) || NO(f->interp_next) ||
+	    NO(f->interp_modules) || NO(f->mod_dict))
+		return hw_err_set(e, HW_ELAYOUT, 0, "no way to sys.modules");
+	if (hw_py_read_u64(s, t->runtime_addr + (uint64_t)f->rt_interp_head, &p, e) < 0)
+		return -1;
+	for (int i = 0; p && i < 256; i++) {
+		if (!hw_py_plausible(p))
+			return hw_err_set(e, HW_ECORRUPT, 0, "interpreter 0x%llx",
+					  (unsigned long long)p);
+		interp = p;
+		if (hw_py_read_u64(s, p + (uint64_t)f->interp_next, &p, e) < 0)
+			return -1;
+	}
+	if (!interp || p)
+		return hw_err_set(e, HW_ECORRUPT, 0, "no main interpreter");
+	if (hw_py_read_obj(s, interp, f->interp_modules, "sys.modules", &modules, e) < 0 ||
+	    !modules || hw_dict_get_str(s, f, modules, "_frozen_importlib", &mod, e) < 0 ||
+	    !mod || hw_py_read_obj(s, mod, f->mod_dict, "md_dict", &md, e) < 0 || !md ||
+	    hw_dict_get_str(s, f, md, "ModuleSpec", &spec, e) < 0 || !spec)
+		return e->code != HW_OK ? -1 :
+			hw_err_set(e, HW_ELAYOUT, 0, "no _frozen_importlib.ModuleSpec");
+	if (hw_py_read_u64(s, spec + (uint64_t)f->tp_flags, &flags, e) < 0 ||
+	    hw_py_read_u64(s, spec + (uint64_t)f->tp_name, &name, e) < 0 ||
+	    hw_snap_read(s, name, buf, 11, e) < 0)
+		return -1;
+	if (!(flags & o->c->tpf_heaptype) || memcmp(buf, "ModuleSpec", 11) != 0)
+		return hw_err_set(e, HW_ECORRUPT, 0, "ModuleSpec 0x%llx is not the class",
+				  (unsigned long long)spec);
+	return hw_py_read_u64(s, spec + (uint64_t)f->tp_traverse, trav, e);
+}
+
 struct hw_objects *hw_objects_new(const struct hw_target *t,
 				  const struct hw_layout *l, struct hw_snap *s,
 				  struct hw_err *e)
@@ -184,8 +228,23 @@ struct hw_objects *hw_objects_new(const struct hw_target *t,
 		o->traverse[HW_K_SUBTYPE] = o->sym[HW_OBJSYM_subtype_traverse];
 		snprintf(o->how_subtype, sizeof o->how_subtype, "symbol table");
 	} else {
-		snprintf(o->how_subtype, sizeof o->how_subtype,
-			 "unknown (no symbol table): instances of Python classes are opaque");
+		struct hw_err de;
+		uint64_t trav = 0;
+
+		hw_err_clear(&de);
+		if (subtype_from_modulespec(o, t, s, &trav, &de) == 0 && trav) {
+			o->traverse[HW_K_SUBTYPE] = trav;
+			snprintf(o->how_subtype, sizeof o->how_subtype,
+				 "_frozen_importlib.ModuleSpec");
+		} else if (de.code == HW_EMISS || de.code == HW_EEXITED) {
+			hw_err_copy(e, &de);   /* a copy to widen, not a verdict */
+			goto fail;
+		} else {
+			snprintf(o->how_subtype, sizeof o->how_subtype,
+				 "unknown (no symbol table, no ModuleSpec: %.60s): "
+				 "instances of Python classes are opaque",
+				 de.msg[0] ? de.msg : "not found");
+		}
 	}
 	return o;
 fail:

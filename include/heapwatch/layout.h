@@ -31,6 +31,7 @@
 	X(rt_gc,           "_PyRuntimeState.gc (3.7, 3.8: one GC state)")    \
 	X(interp_next,     "PyInterpreterState.next")                        \
 	X(interp_gc,       "PyInterpreterState.gc (3.9+)")                   \
+	X(interp_modules,  "PyInterpreterState.modules (imports.modules 3.12+)") \
 	/* struct _gc_runtime_state */                                       \
 	X(gc_gens,         "_gc_runtime_state.generations (or .young)")      \
 	X(gc_gen_stride,   "sizeof(struct gc_generation)")                  \
