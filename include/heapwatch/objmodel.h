@@ -108,7 +108,7 @@ struct hw_objects {
 	uint64_t traverse2[HW_K_COUNT];   /* a second function of the
 					     same kind (coroutines) */
 	uint64_t lookdict;                /* 3.6-3.10 general lookup */
-	char how_subtype[128];            /* where subtype_traverse came from */
+	char how_subtype[192];            /* where subtype_traverse came from */
 	/* per-type cache: open addressing on the type address */
 	struct hw_typeinfo *types;
 	size_t ntypes, cap;
