@@ -218,7 +218,59 @@
 	X(str_utf8,        "PyCompactUnicodeObject.utf8")                    \
 	X(str_wstr_length, "PyCompactUnicodeObject.wstr_length (up to 3.11)") \
 	X(str_data,        "PyUnicodeObject.data")                           \
-	X(str_size,        "sizeof(PyUnicodeObject)")
+	X(str_size,        "sizeof(PyUnicodeObject)")                        \
+	/* roots of the referrer graph (refs.c): interpreter-held objects */ \
+	X(interp_modules_by_index, "PyInterpreterState.modules_by_index")    \
+	X(interp_sysdict,  "PyInterpreterState.sysdict")                     \
+	X(interp_builtins, "PyInterpreterState.builtins")                    \
+	X(interp_builtins_copy, "PyInterpreterState.builtins_copy")          \
+	X(interp_dict,     "PyInterpreterState.dict")                        \
+	X(interp_importlib,"PyInterpreterState.importlib")                   \
+	X(interp_import_func, "PyInterpreterState.import_func")              \
+	X(interp_codec_search_path, "PyInterpreterState.codec_search_path")  \
+	X(interp_codec_search_cache, "PyInterpreterState.codec_search_cache") \
+	X(interp_codec_error_registry, "PyInterpreterState.codec_error_registry") \
+	X(interp_before_forkers, "PyInterpreterState.before_forkers")        \
+	X(interp_after_forkers_parent, "PyInterpreterState.after_forkers_parent") \
+	X(interp_after_forkers_child, "PyInterpreterState.after_forkers_child") \
+	X(interp_audit_hooks, "PyInterpreterState.audit_hooks")              \
+	/* static types' dicts kept by the interpreter (3.12+) */            \
+	X(interp_static_types, "PyInterpreterState.types.builtins[] (3.12+)") \
+	X(interp_static_types_n, "PyInterpreterState.types: builtins initialised") \
+	X(interp_ext_types, "PyInterpreterState.types.for_extensions[] (3.13+)") \
+	X(interp_ext_types_n, "PyInterpreterState.types: extension types initialised") \
+	X(static_state_size, "sizeof(static_builtin_state / managed_static_type_state)") \
+	X(static_state_type, "static_builtin_state.type")                    \
+	X(static_state_dict, "static_builtin_state.tp_dict")                 \
+	/* threads and their frames */                                       \
+	X(interp_threads,  "PyInterpreterState.tstate_head (threads.head 3.11+)") \
+	X(ts_next,         "PyThreadState.next")                             \
+	X(ts_thread_id,    "PyThreadState.thread_id")                        \
+	X(ts_frame,        "PyThreadState.frame (PyFrameObject *, to 3.10)") \
+	X(ts_cframe,       "PyThreadState.cframe (3.11, 3.12)")              \
+	X(cframe_current_frame, "_PyCFrame.current_frame (3.11, 3.12)")      \
+	X(ts_current_frame,"PyThreadState.current_frame (3.13+)")            \
+	X(ts_dict,         "PyThreadState.dict")                             \
+	X(ts_async_exc,    "PyThreadState.async_exc")                        \
+	X(ts_curexc_type,  "PyThreadState.curexc_type (to 3.11)")            \
+	X(ts_curexc_value, "PyThreadState.curexc_value (to 3.11)")           \
+	X(ts_curexc_tb,    "PyThreadState.curexc_traceback (to 3.11)")       \
+	X(ts_current_exception, "PyThreadState.current_exception (3.12+)")   \
+	X(ts_exc_info,     "PyThreadState.exc_info (3.7+)")                  \
+	X(excitem_type,    "_PyErr_StackItem.exc_type (3.7-3.10)")           \
+	X(excitem_value,   "_PyErr_StackItem.exc_value")                     \
+	X(excitem_tb,      "_PyErr_StackItem.exc_traceback (3.7-3.10)")      \
+	X(excitem_previous,"_PyErr_StackItem.previous_item")                 \
+	X(ts_context,      "PyThreadState.context (3.7+)")                   \
+	X(ts_async_gen_firstiter, "PyThreadState.async_gen_firstiter")       \
+	X(ts_async_gen_finalizer, "PyThreadState.async_gen_finalizer")       \
+	X(iframe_previous, "_PyInterpreterFrame.previous (3.11+)")           \
+	X(iframe_globals,  "_PyInterpreterFrame.f_globals (3.11+)")          \
+	X(stackref_size,   "sizeof(_PyStackRef) (3.14+: tagged frame slots)") \
+	/* code objects: names of a frame's locals */                        \
+	X(code_qualname,   "PyCodeObject.co_qualname (3.11+)")               \
+	/* tuples, modules */                                                \
+	X(moduledef_copy,  "PyModuleDef.m_base.m_copy (3.x)")
 
 struct hw_offsets {
 #define HW_OFFSET_MEMBER(name, desc) int64_t name;
