@@ -430,8 +430,9 @@ static int confirm_gc(const struct hw_target *t, struct hw_mem *m,
 	}
 	if (hits == 0) {
 		/* 3.14.0-3.14.4 have no generation0: only the heads can be
-		 * checked, where the source says they are. */
-		if (o->gc_generation0 >= 0 || o->gc_gens < 0 || derive) {
+		 * checked, where the source (or, for debug_offsets, the table
+		 * of that version) says they are. */
+		if (o->gc_generation0 >= 0 || o->gc_gens < 0) {
 			hw_err_set(e, HW_ELAYOUT, 0,
 				   "%s: no generation0 pointer in the GC state at 0x%llx "
 				   "(%lld bytes): it is not where the layout says",
@@ -635,8 +636,31 @@ static int check_heap_type(struct hw_mem *m, const struct hw_offsets *o, uint64_
 	return NAME_OK;
 }
 
-#define NAME_PROBE_OBJECTS 20000
+#define NAME_PROBE_OBJECTS 5000
 #define NAME_PROBE_CLASSES 3
+#define TCACHE 64
+
+/* tp_flags of the types seen, so the built-in types that most objects
+ * have are read once. */
+struct tflag {
+	uint64_t type, flags;
+};
+
+static int type_flags(struct hw_mem *m, const struct hw_offsets *o, uint64_t ty,
+		      struct tflag *cache, uint64_t *flags)
+{
+	struct tflag *c = &cache[(ty >> 4) % TCACHE];
+
+	if (c->type == ty) {
+		*flags = c->flags;
+		return 0;
+	}
+	if (rd64(m, ty + (uint64_t)o->tp_flags, flags) < 0)
+		return -1;
+	c->type = ty;
+	c->flags = *flags;
+	return 0;
+}
 
 /* Walk the lists (oldest first: they change least while the target runs)
  * until a few classes are checked.  A class that fails is checked again a
@@ -646,8 +670,9 @@ static int confirm_names(const struct hw_target *t, struct hw_mem *m,
 			 struct hw_layout *l, const char *src, struct hw_err *e)
 {
 	const struct hw_offsets *o = &l->off;
-	uint64_t base, heads[4], seen[NAME_PROBE_CLASSES];
-	unsigned nheads = 0, nseen = 0, steps = 0;
+	uint64_t base, heads[4], done[64];
+	struct tflag tcache[TCACHE] = { { 0, 0 } };
+	unsigned nheads = 0, nseen = 0, ndone = 0, steps = 0;
 	char why[512];
 
 	if (o->ht_name < 0 || o->tp_name < 0 || o->tp_flags < 0 || o->ob_type < 0 ||
@@ -670,22 +695,25 @@ static int confirm_names(const struct hw_target *t, struct hw_mem *m,
 			heads[nheads++] = g0 + (uint64_t)(i * o->gc_gen_stride);
 	}
 	for (unsigned h = 0; h < nheads && nseen < NAME_PROBE_CLASSES; h++) {
-		uint64_t cur, prev = heads[h];
+		uint64_t cur, next = heads[h];
 
-		if (rd64(m, heads[h] + (uint64_t)o->gchead_next, &cur) < 0)
+		/* from the tail: the objects promoted last, where a running
+		 * program's own classes are; the first few thousand objects
+		 * of the oldest list are the interpreter's built-in ones */
+		if (rd64(m, heads[h] + (uint64_t)o->gchead_prev, &cur) < 0)
 			continue;
 		cur &= LINK_MASK;
 		while (cur != heads[h] && steps++ < NAME_PROBE_OBJECTS &&
 		       nseen < NAME_PROBE_CLASSES) {
-			uint64_t obj = cur + (uint64_t)o->gchead_size, ty, flags, back, cand[2];
+			uint64_t obj = cur + (uint64_t)o->gchead_size, ty, flags, fwd, cand[2];
 			unsigned nc = 0;
 
 			if (!plausible_ptr(cur) ||
-			    rd64(m, cur + (uint64_t)o->gchead_prev, &back) < 0 ||
-			    (back & LINK_MASK) != prev)
+			    rd64(m, cur + (uint64_t)o->gchead_next, &fwd) < 0 ||
+			    (fwd & LINK_MASK) != next)
 				break; /* the list changed under us */
 			if (rd64(m, obj + (uint64_t)o->ob_type, &ty) == 0 && plausible_ptr(ty) &&
-			    rd64(m, ty + (uint64_t)o->tp_flags, &flags) == 0) {
+			    type_flags(m, o, ty, tcache, &flags) == 0) {
 				if (flags & TPFLAGS_HEAPTYPE)
 					cand[nc++] = ty;
 				if (flags & TPFLAGS_TYPE_SUBCLASS) {
@@ -699,8 +727,8 @@ static int confirm_names(const struct hw_target *t, struct hw_mem *m,
 			for (unsigned k = 0; k < nc && nseen < NAME_PROBE_CLASSES; k++) {
 				int dup = 0, r;
 
-				for (unsigned j = 0; j < nseen; j++)
-					dup |= seen[j] == cand[k];
+				for (unsigned j = 0; j < ndone; j++)
+					dup |= done[j] == cand[k];
 				if (dup)
 					continue;
 				r = check_heap_type(m, o, cand[k], why, sizeof why);
@@ -710,11 +738,13 @@ static int confirm_names(const struct hw_target *t, struct hw_mem *m,
 				}
 				if (r == NAME_BAD)
 					return hw_err_set(e, HW_ELAYOUT, 0, "%s: %s", src, why);
+				if (ndone < sizeof done / sizeof done[0])
+					done[ndone++] = cand[k];
 				if (r == NAME_OK)
-					seen[nseen++] = cand[k];
+					nseen++;
 			}
-			prev = cur;
-			if (rd64(m, cur + (uint64_t)o->gchead_next, &cur) < 0)
+			next = cur;
+			if (rd64(m, cur + (uint64_t)o->gchead_prev, &cur) < 0)
 				break;
 			cur &= LINK_MASK;
 		}

@@ -254,28 +254,41 @@ static void layout_315(struct hw_offsets *o)
 	ck_assert_int_eq(hw_layout_table(0x030f02f0, 0, o, key, sizeof key, &e), 0);
 }
 
-/* _Py_DebugOffsets in the 3.15 format (offsets from its DWARF). */
-static void write_debug_offsets(struct synth *h, uint32_t version, uint64_t interp_size)
+/* Where a _Py_DebugOffsets format keeps the fields heapwatch reads (from
+ * the DWARF of 3.14.10 and 3.15.2). */
+struct fmt {
+	uint32_t obj_size, ob_type, type_size, tp_name, tp_flags, gc_size, gc_coll;
+	uint64_t type_sizeof;
+};
+static const struct fmt fmt_314 = { 400, 408, 416, 424, 440, 648, 656, 416 };
+static const struct fmt fmt_315 = { 464, 472, 480, 488, 504, 752, 760, 424 };
+
+static void write_debug_offsets_fmt(struct synth *h, const struct fmt *f, uint32_t version,
+				    uint64_t interp_size)
 {
 	const struct hw_offsets *o = &h->o;
 	uint64_t rt = h->runtime;
-	static const struct { uint32_t at; int64_t v; } fixed[] = {
-		{ 16, 0 }, { 24, RT_SIZE }, { 464, 16 }, { 480, 424 },
-	};
 
 	synth_w64(h, rt, 0x7970677562656478ull); /* "xdebugpy" */
 	synth_w64(h, rt + 8, version);
-	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-		synth_w64(h, rt + fixed[i].at, (uint64_t)fixed[i].v);
+	synth_w64(h, rt + 16, 0);                  /* free_threaded */
+	synth_w64(h, rt + 24, RT_SIZE);
 	synth_w64(h, rt + 40, (uint64_t)o->rt_interp_head);
 	synth_w64(h, rt + 48, interp_size);
 	synth_w64(h, rt + 64, (uint64_t)o->interp_next);
 	synth_w64(h, rt + 88, (uint64_t)o->interp_gc);
-	synth_w64(h, rt + 472, (uint64_t)o->ob_type);
-	synth_w64(h, rt + 488, (uint64_t)o->tp_name);
-	synth_w64(h, rt + 504, (uint64_t)o->tp_flags);
-	synth_w64(h, rt + 752, (uint64_t)o->gc_size);
-	synth_w64(h, rt + 760, (uint64_t)o->gc_collecting);
+	synth_w64(h, rt + f->obj_size, 16);
+	synth_w64(h, rt + f->ob_type, (uint64_t)o->ob_type);
+	synth_w64(h, rt + f->type_size, f->type_sizeof);
+	synth_w64(h, rt + f->tp_name, (uint64_t)o->tp_name);
+	synth_w64(h, rt + f->tp_flags, (uint64_t)o->tp_flags);
+	synth_w64(h, rt + f->gc_size, (uint64_t)o->gc_size);
+	synth_w64(h, rt + f->gc_coll, (uint64_t)o->gc_collecting);
+}
+
+static void write_debug_offsets(struct synth *h, uint32_t version, uint64_t interp_size)
+{
+	write_debug_offsets_fmt(h, &fmt_315, version, interp_size);
 }
 
 /* A 3.15-shaped heap laid out by o (which a test may get wrong on
@@ -540,6 +553,38 @@ START_TEST(test_collection_running)
 }
 END_TEST
 
+/* 3.14.0-3.14.4 keep no generation0: _Py_DebugOffsets and the table of
+ * that version still give a layout, its heads checked where the table
+ * says. */
+START_TEST(test_no_generation0)
+{
+	struct hw_offsets o;
+	struct synth h;
+	struct hw_target t;
+	struct hw_layout l;
+	struct hw_err e;
+	struct hw_mem *m;
+	char key[256];
+
+	ck_assert_int_eq(hw_layout_table(0x030e02f0, 0, &o, key, sizeof key, &e), 0);
+	synth_init(&h, &o, 1 << 20);
+	ck_assert_uint_ge(h.interp - h.runtime, 760);
+	write_debug_offsets_fmt(&h, &fmt_314, 0x030e02f0,
+				(uint64_t)(o.interp_gc + o.gc_size + 64));
+	synth_obj(&h, synth_type(&h, "Marker", 1, "Marker", "__main__"), 2);
+	m = synth_mem(&h);
+	target_for(&t, &h, 0x030e02f0);
+	ck_assert_msg(hw_layout_resolve(&t, m, HW_SRC_NONE, &l, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(l.source, HW_SRC_DEBUG_OFFSETS);
+	ck_assert_int_eq(l.off.gc_gens, 24);
+	ck_assert_int_eq(l.off.gc_generation0, -1);
+	ck_assert_int_eq(l.confirmed, 1);
+	ck_assert_msg(l.notes[0] == '\0', "%s", l.notes);
+	hw_mem_free(m);
+	synth_fini(&h);
+}
+END_TEST
+
 START_TEST(test_free_threaded_refused)
 {
 	struct hw_offsets o;
@@ -595,6 +640,7 @@ int main(void)
 	tcase_add_test(tc, test_untested_version);
 	tcase_add_test(tc, test_scan_one_answer);
 	tcase_add_test(tc, test_collection_running);
+	tcase_add_test(tc, test_no_generation0);
 	tcase_add_test(tc, test_free_threaded_refused);
 	tcase_add_test(tc, test_unknown_version_refused);
 	suite_add_tcase(s, tc);
