@@ -1,31 +1,30 @@
-/* census.c - one census of one process; see include/heapwatch/census.h. */
+/* census.c - sessions and the census job; see include/heapwatch/census.h. */
 #include "heapwatch/census.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "heapwatch/freeze.h"
-#include "heapwatch/gcwalk.h"
-#include "heapwatch/mem.h"
-#include "heapwatch/snap.h"
 #include "heapwatch/target.h"
 #include "heapwatch/typename.h"
 
 struct hw_session {
-	pid_t pid;
+	struct hw_target_desc desc;
 	struct hw_census_opts opts;
-	struct hw_target target;
 	struct hw_layout layout;
-	struct hw_gcroots roots;
-	struct hw_mem *mem;
-	struct hw_snap *snap;
-	int own_snap;
-	struct hw_pageset plan;       /* pages the last census needed */
+	struct hw_mem *mem;            /* borrowed, or own_mem */
+	struct hw_stopper *stopper;    /* borrowed, or &live->stopper.base */
+	struct hw_capture *cap;
 	struct hw_typecount tc;
+	struct hw_nametab names;
+	/* Only for a session made from a pid (hw_session_open). */
+	struct live {
+		struct hw_target target;
+		struct hw_ptrace_stopper stopper;
+		struct hw_mem *mem;
+	} *live;
 };
 
 void hw_census_opts_default(struct hw_census_opts *o)
@@ -42,12 +41,16 @@ void hw_census_opts_default(struct hw_census_opts *o)
 /* ------------------------------------------------------------------ */
 /* results */
 
-void hw_census_init(struct hw_census *c) { memset(c, 0, sizeof *c); }
+void hw_census_init(struct hw_census *c)
+{
+	memset(c, 0, sizeof *c);
+	hw_pool_init(&c->pool);
+}
 
 void hw_census_fini(struct hw_census *c)
 {
 	free(c->types);
-	free(c->pool);
+	hw_pool_fini(&c->pool);
 	memset(c, 0, sizeof *c);
 }
 
@@ -59,160 +62,114 @@ uint64_t hw_census_count(const struct hw_census *c, const char *name)
 	return 0;
 }
 
+/* Empty c, keeping its storage. */
 static void census_reset(struct hw_census *c)
 {
-	char *pool = c->pool;
-	size_t cap = c->pool_cap;
-	struct hw_census_type *types = c->types;
+	struct hw_pool pool = c->pool;
 
+	free(c->types);
 	memset(c, 0, sizeof *c);
 	c->pool = pool;
-	c->pool_cap = cap;
-	c->types = types;
+	hw_pool_clear(&c->pool);
+	c->mem = (struct hw_proc_mem){ -1, -1, -1, -1 };
 }
 
-/* Name -> slot, merging types that share a name (a class defined twice
- * is counted once under its name, as objgraph does). */
-struct name_agg {
-	uint64_t *hash;
-	size_t *off;      /* pool offset + 1 (0 = empty) */
-	uint64_t *count;
-	size_t cap, n;
+/* ------------------------------------------------------------------ */
+/* the census job: walk, count per type address, name */
+
+struct census_job {
+	struct hw_session *s;
+	struct hw_census *c;
 };
 
-static uint64_t fnv(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
-}
-
-static int pool_add(struct hw_census *c, const char *name, size_t *off,
-		    struct hw_err *e)
-{
-	size_t n = strlen(name) + 1;
-
-	if (c->pool_len + n > c->pool_cap) {
-		size_t nc = c->pool_cap ? c->pool_cap * 2 : 65536;
-
-		while (nc < c->pool_len + n)
-			nc *= 2;
-		char *np = realloc(c->pool, nc);
-
-		if (!np)
-			return hw_err_set(e, HW_ENOMEM, ENOMEM, "growing the name pool");
-		c->pool = np;
-		c->pool_cap = nc;
-	}
-	memcpy(c->pool + c->pool_len, name, n);
-	*off = c->pool_len;
-	c->pool_len += n;
-	return 0;
-}
-
-static int agg_add(struct name_agg *a, struct hw_census *c, const char *name,
-		   uint64_t count, struct hw_err *e)
-{
-	uint64_t h = fnv(name);
-	size_t i;
-
-	if ((a->n + 1) * 2 > a->cap) {
-		size_t nc = a->cap ? a->cap * 2 : 1024;
-		struct name_agg na = { calloc(nc, 8), calloc(nc, sizeof(size_t)),
-				       calloc(nc, 8), nc, a->n };
-
-		if (!na.hash || !na.off || !na.count) {
-			free(na.hash);
-			free(na.off);
-			free(na.count);
-			return hw_err_set(e, HW_ENOMEM, ENOMEM, "growing the name table");
-		}
-		for (size_t k = 0; k < a->cap; k++) {
-			if (!a->off[k])
-				continue;
-			size_t j = a->hash[k] & (nc - 1);
-
-			while (na.off[j])
-				j = (j + 1) & (nc - 1);
-			na.hash[j] = a->hash[k];
-			na.off[j] = a->off[k];
-			na.count[j] = a->count[k];
-		}
-		free(a->hash);
-		free(a->off);
-		free(a->count);
-		*a = na;
-	}
-	for (i = h & (a->cap - 1); a->off[i]; i = (i + 1) & (a->cap - 1))
-		if (a->hash[i] == h && strcmp(c->pool + a->off[i] - 1, name) == 0) {
-			a->count[i] += count;
-			return 0;
-		}
-	size_t off = 0;
-
-	if (pool_add(c, name, &off, e) < 0)
-		return -1;
-	a->hash[i] = h;
-	a->off[i] = off + 1;
-	a->count[i] = count;
-	a->n++;
-	return 0;
-}
-
-static int cmp_type(const void *x, const void *y)
-{
-	const struct hw_census_type *a = x, *b = y;
-
-	if (a->count != b->count)
-		return a->count > b->count ? -1 : 1;
-	return strcmp(a->name, b->name);
-}
-
 /* Name every counted type and build the sorted table. */
-static int name_types(struct hw_session *s, struct hw_census *c,
-		      struct hw_err *e)
+static int name_types(struct hw_session *s, struct hw_snap *snap,
+		      struct hw_census *c, struct hw_err *e)
 {
-	struct name_agg a = { 0 };
+	struct hw_name_row *rows;
 	char name[HW_TYPENAME_MAX];
-	int rc = -1;
+	size_t n;
 
-	c->pool_len = 0;
+	hw_nametab_clear(&s->names);
+	hw_pool_clear(&c->pool);
 	for (size_t i = 0; i < s->tc.cap; i++) {
 		if (!s->tc.type[i])
 			continue;
-		if (hw_type_name(s->snap, &s->layout.off, s->tc.type[i], name,
+		if (hw_type_name(snap, &s->layout.off, s->tc.type[i], name,
 				 sizeof name, e) < 0)
-			goto out;
-		if (agg_add(&a, c, name, s->tc.count[i], e) < 0)
-			goto out;
+			return -1;
+		if (hw_nametab_add(&s->names, &c->pool, name, s->tc.count[i], 0, e) < 0)
+			return -1;
 	}
+	if (hw_nametab_rows(&s->names, &c->pool, HW_ORDER_COUNT, &rows, &n, e) < 0)
+		return -1;
 	free(c->types);
-	c->types = calloc(a.n ? a.n : 1, sizeof *c->types);
+	c->types = (struct hw_census_type *)calloc(n ? n : 1, sizeof *c->types);
 	if (!c->types) {
-		hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the census");
-		goto out;
+		free(rows);
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the census");
 	}
+	for (size_t i = 0; i < n; i++)
+		c->types[i] = (struct hw_census_type){ rows[i].name, rows[i].count };
+	c->ntypes = n;
+	free(rows);
+	return 0;
+}
+
+static int census_run(void *arg, struct hw_job_ctx *x, struct hw_err *e)
+{
+	struct census_job *j = arg;
+	struct hw_session *s = j->s;
+	struct hw_census *c = j->c;
+	struct hw_walk_opts wo;
+	struct hw_walk_stats ws;
+
+	memset(&wo, 0, sizeof wo);
+	wo.deadline_ns = x->deadline_ns;
+	wo.allow_misses = x->allow_misses;
+	hw_typecount_clear(&s->tc);
 	c->ntypes = 0;
-	for (size_t i = 0; i < a.cap; i++)
-		if (a.off[i])
-			c->types[c->ntypes++] = (struct hw_census_type){
-				c->pool + a.off[i] - 1, a.count[i] };
-	qsort(c->types, c->ntypes, sizeof *c->types, cmp_type);
-	rc = 0;
-out:
-	free(a.hash);
-	free(a.off);
-	free(a.count);
-	return rc;
+	if (hw_gc_walk(x->snap, &x->layout->off, x->roots, &wo, &s->tc, &ws, e) < 0)
+		return -1;
+	if (name_types(s, x->snap, c, e) < 0)
+		return -1;
+	c->gc_objects = ws.objects;
+	c->ninterps = ws.ninterps;
+	for (unsigned i = 0; i < 4; i++)
+		c->per_list[i] = ws.per_list[i];
+	x->partial = ws.partial;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* sessions */
 
-struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
-				   struct hw_err *e)
+static void capture_opts(const struct hw_census_opts *o, struct hw_capture_opts *co)
+{
+	hw_capture_opts_default(co);
+	co->mode = o->mode == HW_MODE_STOPPED ? HW_CAPTURE_STOPPED : HW_CAPTURE_SNAPSHOT;
+	co->max_pause_ns = o->max_pause_ns;
+	co->busy_retries = o->busy_retries;
+}
+
+/* Everything but the parts, which the caller has set. */
+static int session_finish(struct hw_session *s, struct hw_err *e)
+{
+	struct hw_capture_opts co;
+
+	capture_opts(&s->opts, &co);
+	hw_typecount_init(&s->tc);
+	hw_nametab_init(&s->names);
+	s->cap = hw_capture_new(s->mem, s->stopper, &s->layout, &s->desc.roots,
+				s->opts.shared_snap, s->opts.snapshot_limit, &co, e);
+	return s->cap ? 0 : -1;
+}
+
+struct hw_session *hw_session_new(const struct hw_target_desc *t,
+				  struct hw_mem *m, const struct hw_layout *l,
+				  struct hw_stopper *st,
+				  const struct hw_census_opts *o,
+				  struct hw_err *e)
 {
 	struct hw_session *s = calloc(1, sizeof *s);
 
@@ -220,14 +177,40 @@ struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 		hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating a session");
 		return NULL;
 	}
-	s->pid = pid;
+	s->desc = *t;
+	s->layout = *l;
+	s->mem = m;
+	s->stopper = st;
 	if (o)
 		s->opts = *o;
 	else
 		hw_census_opts_default(&s->opts);
-	hw_pageset_init(&s->plan);
-	hw_typecount_init(&s->tc);
-	if (hw_target_open(&s->target, pid, e) < 0) {
+	if (session_finish(s, e) < 0) {
+		hw_session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
+				   struct hw_err *e)
+{
+	struct hw_session *s = calloc(1, sizeof *s);
+	struct live *lv;
+
+	if (!s || !(s->live = lv = calloc(1, sizeof *lv))) {
+		free(s);
+		hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating a session");
+		return NULL;
+	}
+	s->desc.pid = pid;
+	if (o)
+		s->opts = *o;
+	else
+		hw_census_opts_default(&s->opts);
+	hw_ptrace_stopper_init(&lv->stopper, pid);
+	s->stopper = &lv->stopper.base;
+	if (hw_target_open(&lv->target, pid, e) < 0) {
 		if (e->code == HW_EPERM) {
 			/* Say what grants access, not just what failed. */
 			char why[512];
@@ -237,24 +220,21 @@ struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 		}
 		goto fail;
 	}
-	if (!(s->mem = hw_mem_open_pid(pid, s->opts.mem_kind, e))) {
+	snprintf(s->desc.version, sizeof s->desc.version, "%s", lv->target.version);
+	s->desc.roots.runtime_addr = lv->target.runtime_addr;
+	s->desc.roots.gen0_ptr_addr = lv->target.gen0_ptr_addr;
+	if (!(s->mem = lv->mem = hw_mem_open_pid(pid, s->opts.mem_kind, e))) {
 		hw_err_prefix(e, "pid %d", (int)pid);
 		goto fail;
 	}
-	if (hw_layout_resolve(&s->target, s->mem, s->opts.source, &s->layout, e) < 0) {
+	if (hw_layout_resolve(&lv->target, s->mem, s->opts.source, &s->layout, e) < 0) {
 		hw_err_prefix(e, "pid %d: CPython %s", (int)pid,
-			      s->target.version[0] ? s->target.version : "?");
+			      lv->target.version[0] ? lv->target.version : "?");
 		goto fail;
 	}
-	s->roots.runtime_addr = s->target.runtime_addr;
-	s->roots.gen0_ptr_addr = s->target.gen0_ptr_addr;
-	if (s->opts.shared_snap) {
-		s->snap = s->opts.shared_snap;
-	} else if (!(s->snap = hw_snap_new(s->mem, s->opts.snapshot_limit, e))) {
+	if (session_finish(s, e) < 0) {
 		hw_err_prefix(e, "pid %d", (int)pid);
 		goto fail;
-	} else {
-		s->own_snap = 1;
 	}
 	return s;
 fail:
@@ -266,11 +246,14 @@ void hw_session_free(struct hw_session *s)
 {
 	if (!s)
 		return;
-	if (s->own_snap)
-		hw_snap_free(s->snap);
-	hw_mem_free(s->mem);
-	hw_pageset_fini(&s->plan);
+	hw_capture_free(s->cap);
+	if (s->live) {
+		hw_mem_free(s->live->mem);
+		hw_ptrace_stopper_fini(&s->live->stopper);
+		free(s->live);
+	}
 	hw_typecount_fini(&s->tc);
+	hw_nametab_fini(&s->names);
 	free(s);
 }
 
@@ -279,206 +262,14 @@ const struct hw_layout *hw_session_layout(const struct hw_session *s)
 	return &s->layout;
 }
 
-static void sleep_ms(unsigned ms)
+const struct hw_target *hw_session_target(const struct hw_session *s)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	return s->live ? &s->live->target : NULL;
 }
 
-static void account_stop(struct hw_census *c, const struct hw_freeze *f)
+struct hw_snap *hw_session_live_snap(struct hw_session *s)
 {
-	uint64_t ns = hw_freeze_elapsed_ns(f);
-
-	c->pause_ns += ns;
-	if (ns > c->max_pause_ns)
-		c->max_pause_ns = ns;
-	c->stops++;
-}
-
-static void walk_opts(struct hw_walk_opts *w, uint64_t deadline)
-{
-	memset(w, 0, sizeof *w);
-	w->deadline_ns = deadline;
-}
-
-/* Walk what the snap holds and name the types. */
-static int walk_and_name(struct hw_session *s, struct hw_census *c,
-			 const struct hw_walk_opts *wo, struct hw_err *e)
-{
-	struct hw_walk_stats ws;
-	uint64_t t0 = hw_now_ns();
-
-	hw_typecount_clear(&s->tc);
-	if (hw_gc_walk(s->snap, &s->layout.off, &s->roots, wo, &s->tc, &ws, e) < 0)
-		return -1;
-	if (name_types(s, c, e) < 0)
-		return -1;
-	c->gc_objects = ws.objects;
-	c->ninterps = ws.ninterps;
-	for (unsigned i = 0; i < 4; i++)
-		c->per_list[i] = ws.per_list[i];
-	c->partial = ws.partial;
-	c->walk_ns += hw_now_ns() - t0;
-	return 0;
-}
-
-/* Learn the pages a census needs by walking the running target.  The
- * heap moves under us, so errors only end the plan early. */
-static void plan_by_prewalk(struct hw_session *s)
-{
-	struct hw_walk_opts wo;
-	struct hw_walk_stats ws;
-	struct hw_err tmp;
-	char name[HW_TYPENAME_MAX];
-
-	hw_snap_reset(s->snap, 1);
-	hw_typecount_clear(&s->tc);
-	walk_opts(&wo, 0);
-	(void)hw_gc_walk(s->snap, &s->layout.off, &s->roots, &wo, &s->tc, &ws, &tmp);
-	for (size_t i = 0; i < s->tc.cap; i++)
-		if (s->tc.type[i])
-			(void)hw_type_name(s->snap, &s->layout.off, s->tc.type[i],
-					   name, sizeof name, &tmp);
-	hw_pageset_clear(&s->plan);
-	(void)hw_snap_touched(s->snap, &s->plan, &tmp);
-}
-
-/* Widen each missed page to its aligned block: a heap that grew did so
- * in fresh pools and arenas, next to the page we missed. */
-static int add_misses(struct hw_session *s, struct hw_err *e)
-{
-	struct hw_pageset miss;
-	int rc = 0;
-
-	hw_pageset_init(&miss);
-	if (hw_snap_missed(s->snap, &miss, e) < 0)
-		rc = -1;
-	for (size_t i = 0; rc == 0 && i < miss.n; i++) {
-		uint64_t a = miss.start[i] & ~(uint64_t)(HW_SNAP_BLOCK - 1);
-		uint64_t t = (miss.end[i] + HW_SNAP_BLOCK - 1) & ~(uint64_t)(HW_SNAP_BLOCK - 1);
-
-		rc = hw_pageset_add(&s->plan, a, t - a, e);
-	}
-	hw_pageset_normalize(&s->plan);
-	hw_pageset_fini(&miss);
-	return rc;
-}
-
-enum { DONE = 0, RETRY = 1, FAIL = -1, FALLBACK = 2 };
-
-/* One snapshot attempt. */
-static int snapshot_once(struct hw_session *s, struct hw_census *c,
-			 struct hw_err *e)
-{
-	struct hw_freeze f;
-	struct hw_walk_opts wo;
-	struct hw_snap_stats ss;
-	sigset_t old;
-	int fill_rc, rc;
-	struct hw_err fe;
-
-	hw_snap_reset(s->snap, 0);
-	if (hw_snap_fill_prepare(s->snap, &s->plan, &fe) < 0) {
-		hw_err_copy(e, &fe);
-		return fe.code == HW_ELIMIT ? FALLBACK : FAIL;
-	}
-	hw_freeze_init(&f);
-	hw_freeze_block_signals(&old);
-	if (hw_freeze_begin(&f, s->pid, e) < 0) {
-		hw_freeze_restore_signals(&old);
-		hw_freeze_fini(&f);
-		return FAIL;
-	}
-	fill_rc = hw_snap_fill_copy(s->snap,
-				    s->opts.max_pause_ns ? f.t_begin_ns + s->opts.max_pause_ns : 0,
-				    &fe);
-	hw_freeze_end(&f, NULL);
-	hw_freeze_restore_signals(&old);
-	account_stop(c, &f);
-	hw_freeze_fini(&f);
-	if (fill_rc >= 0)
-		hw_snap_fill_finish(s->snap);
-	c->attempts++;
-	hw_snap_get_stats(s->snap, &ss);
-	c->copied_bytes += ss.fill_bytes;
-	c->copy_calls += ss.fill_calls;
-	if (fill_rc < 0) {
-		hw_err_copy(e, &fe);
-		return FAIL;
-	}
-	walk_opts(&wo, 0);
-	wo.allow_misses = fill_rc == 1; /* out of time: count what we have */
-	if (walk_and_name(s, c, &wo, e) == 0) {
-		c->partial |= fill_rc == 1;
-		/* Keep what this census touched as the next plan. */
-		hw_pageset_clear(&s->plan);
-		rc = hw_snap_touched(s->snap, &s->plan, e) < 0 ? FAIL : DONE;
-		return rc;
-	}
-	if (e->code == HW_EMISS) {
-		hw_snap_get_stats(s->snap, &ss);
-		c->misses += ss.misses;
-		return add_misses(s, e) < 0 ? FAIL : RETRY;
-	}
-	return FAIL;
-}
-
-/* Walk with the target stopped, reading through the block cache. */
-static int stopped_once(struct hw_session *s, struct hw_census *c,
-			struct hw_err *e)
-{
-	struct hw_freeze f;
-	struct hw_walk_opts wo;
-	struct hw_snap_stats ss;
-	sigset_t old;
-	int rc;
-
-	hw_snap_reset(s->snap, 1);
-	hw_freeze_init(&f);
-	hw_freeze_block_signals(&old);
-	if (hw_freeze_begin(&f, s->pid, e) < 0) {
-		hw_freeze_restore_signals(&old);
-		hw_freeze_fini(&f);
-		return -1;
-	}
-	walk_opts(&wo, s->opts.max_pause_ns ? f.t_begin_ns + s->opts.max_pause_ns : 0);
-	rc = walk_and_name(s, c, &wo, e);
-	hw_freeze_end(&f, NULL);
-	hw_freeze_restore_signals(&old);
-	account_stop(c, &f);
-	hw_freeze_fini(&f);
-	hw_snap_get_stats(s->snap, &ss);
-	c->copied_bytes += ss.bytes;
-	c->copy_calls += ss.fetches;
-	c->mode = "stopped";
-	return rc;
-}
-
-static int census_body(struct hw_session *s, struct hw_census *c,
-		       struct hw_err *e)
-{
-	int rc;
-
-	if (s->opts.mode == HW_MODE_STOPPED)
-		return stopped_once(s, c, e);
-	c->mode = "snapshot";
-	if (s->plan.n == 0)
-		plan_by_prewalk(s);
-	for (unsigned a = 0; a < HW_CENSUS_ATTEMPTS; a++) {
-		rc = snapshot_once(s, c, e);
-		if (rc == DONE)
-			return 0;
-		if (rc == FAIL)
-			return -1;
-		if (rc == FALLBACK)
-			break;
-	}
-	/* The heap keeps outgrowing the plan, or the plan is over the
-	 * snapshot limit: walk while stopped instead. */
-	hw_pageset_clear(&s->plan);
-	return stopped_once(s, c, e);
+	return hw_capture_live_snap(s->cap);
 }
 
 /* Name the pid once: lower layers may have named it already. */
@@ -486,6 +277,8 @@ static int prefix_pid(struct hw_err *e, pid_t pid)
 {
 	char head[32];
 
+	if (!pid)
+		return -1;
 	snprintf(head, sizeof head, "pid %d:", (int)pid);
 	if (strncmp(e->msg, head, strlen(head)) == 0)
 		return -1;
@@ -500,39 +293,51 @@ static uint64_t cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* For `make bench`: the same pages copied again without stopping the
- * target, timing the system calls alone: the floor for the pause. */
-static void measure_floor(struct hw_session *s, struct hw_census *c)
+/* A run failed: did the live target go away under us? */
+static void check_exited(const struct hw_session *s, uint64_t starttime,
+			 struct hw_err *e)
 {
-	struct hw_snap *tmp;
-	struct hw_snap_stats ss;
-	struct hw_err e;
+	struct hw_proc_stat st;
 
-	if (!getenv("HEAPWATCH_BENCH") || !s->plan.n)
+	if (!s->live || e->code == HW_ENOPROC)
 		return;
-	tmp = hw_snap_new(s->mem, 0, &e);
-	if (!tmp)
-		return;
-	hw_snap_reset(tmp, 0);
-	if (hw_snap_fill_prepare(tmp, &s->plan, &e) == 0 &&
-	    hw_snap_fill_copy(tmp, 0, &e) >= 0) {
-		hw_snap_get_stats(tmp, &ss);
-		c->floor_ns = ss.fill_ns;
+	if (hw_proc_stat(s->desc.pid, &st, NULL) < 0)
+		hw_err_set(e, HW_EEXITED, 0, "process exited during the census");
+	else if (st.starttime != starttime)
+		hw_err_set(e, HW_EEXITED, 0,
+			   "process exited during the census (pid reused)");
+}
+
+int hw_session_capture(struct hw_session *s, const struct hw_job *job,
+		       struct hw_capture_stats *st, struct hw_err *e)
+{
+	struct hw_proc_stat ps;
+	uint64_t starttime = 0;
+
+	if (s->live) {
+		if (hw_proc_stat(s->desc.pid, &ps, e) < 0)
+			return -1;
+		starttime = ps.starttime;
 	}
-	hw_snap_free(tmp);
+	if (hw_capture_run(s->cap, job, st, e) < 0) {
+		check_exited(s, starttime, e);
+		return prefix_pid(e, s->desc.pid);
+	}
+	return 0;
 }
 
 int hw_session_census(struct hw_session *s, struct hw_census *c,
 		      struct hw_err *e)
 {
-	struct hw_proc_stat st;
+	struct census_job j = { s, c };
+	struct hw_job job = { "census", census_run, &j };
+	struct hw_capture_stats st;
+	struct hw_proc_stat ps;
 	uint64_t cpu0 = cpu_ns();
-	int rc;
 
 	census_reset(c);
-	hw_snap_set_mem(s->snap, s->mem);
-	c->pid = s->pid;
-	snprintf(c->python, sizeof c->python, "%s", s->target.version);
+	c->pid = s->desc.pid;
+	snprintf(c->python, sizeof c->python, "%s", s->desc.version);
 	snprintf(c->layout_source, sizeof c->layout_source, "%s",
 		 hw_layout_source_name(s->layout.source));
 	snprintf(c->layout_detail, sizeof c->layout_detail, "%.*s",
@@ -540,30 +345,32 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 	snprintf(c->layout_notes, sizeof c->layout_notes, "%.*s",
 		 (int)sizeof c->layout_notes - 1, s->layout.notes);
 	c->version_untested = s->layout.untested;
-	if (hw_proc_stat(s->pid, &st, e) < 0)
-		return -1;
-	c->starttime = st.starttime;
-	if (hw_proc_mem(s->pid, &c->mem, e) < 0)
-		return prefix_pid(e, s->pid);
-	for (unsigned b = 0;; b++) {
-		rc = census_body(s, c, e);
-		if (rc == 0 || e->code != HW_EBUSY || b >= s->opts.busy_retries)
-			break;
-		/* A collection is running: let it finish (most take
-		 * milliseconds; one paused in a __del__ can take longer). */
-		c->busy_waits++;
-		sleep_ms(b < 5 ? 2 : 100);
+	/* The live target: its identity and memory figures, from /proc. */
+	if (s->live) {
+		if (hw_proc_stat(s->desc.pid, &ps, e) < 0)
+			return -1;
+		c->starttime = ps.starttime;
+		if (hw_proc_mem(s->desc.pid, &c->mem, e) < 0)
+			return prefix_pid(e, s->desc.pid);
 	}
-	if (rc < 0) {
-		/* Did the target go away under us? */
-		if (e->code != HW_ENOPROC && hw_proc_stat(s->pid, &st, NULL) < 0)
-			hw_err_set(e, HW_EEXITED, 0, "process exited during the census");
-		else if (e->code != HW_ENOPROC && st.starttime != c->starttime)
-			hw_err_set(e, HW_EEXITED, 0,
-				   "process exited during the census (pid reused)");
-		return prefix_pid(e, s->pid);
+	if (hw_capture_run(s->cap, &job, &st, e) < 0) {
+		c->busy_waits = st.busy_waits;
+		check_exited(s, c->starttime, e);
+		return prefix_pid(e, s->desc.pid);
 	}
+	c->mode = st.mode;
+	c->partial = st.partial;
+	c->pause_ns = st.pause_ns;
+	c->max_pause_ns = st.max_pause_ns;
+	c->stops = st.stops;
+	c->copied_bytes = st.copied_bytes;
+	c->copy_calls = st.copy_calls;
+	c->walk_ns = st.job_ns;
+	c->attempts = st.attempts;
+	c->misses = st.misses;
+	c->busy_waits = st.busy_waits;
 	c->cpu_ns = cpu_ns() - cpu0;
-	measure_floor(s, c);
+	if (s->opts.measure_floor)
+		(void)hw_capture_floor(s->cap, job.kind, &c->floor_ns, NULL);
 	return 0;
 }

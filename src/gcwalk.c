@@ -310,7 +310,9 @@ static int walk_list(struct walker *w, uint64_t head, unsigned idx,
 			return hw_err_set(e, HW_ELIMIT, 0,
 					  "more than %llu objects: list does not end",
 					  (unsigned long long)w->max);
-		if ((count & (CLOCK_EVERY - 1)) == CLOCK_EVERY - 1 &&
+		/* The clock is read every CLOCK_EVERY objects of the walk,
+		 * not of each list: many short lists must not escape it. */
+		if (((w->st->objects + count) & (CLOCK_EVERY - 1)) == CLOCK_EVERY - 1 &&
 		    w->opts && w->opts->deadline_ns && hw_now_ns() > w->opts->deadline_ns) {
 			w->st->partial = 1;
 			w->out_of_time = 1;

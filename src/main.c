@@ -46,6 +46,8 @@ static const char usage_text[] =
 "      --layout-source SRC  auto (default), dwarf, debug_offsets, table or scan\n"
 "                           (also $HEAPWATCH_LAYOUT_SOURCE)\n"
 "      --reader KIND        auto (default), vm (process_vm_readv) or procfs\n"
+"      --measure-floor      also time the same copy again with the target\n"
+"                           running (JSON floor_us; for benchmarks)\n"
 "\n"
 "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
 "See heapwatch(1) and heapwatch.yaml(5).\n";
@@ -142,6 +144,7 @@ static int cmd_dump(int argc, char **argv)
 		{ "snapshot-limit", required_argument, NULL, 'L' },
 		{ "layout-source", required_argument, NULL, 'S' },
 		{ "reader", required_argument, NULL, 'R' },
+		{ "measure-floor", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -204,6 +207,9 @@ static int cmd_dump(int argc, char **argv)
 				o.mem_kind = HW_MEM_PROCFS;
 			else
 				return usage_error("--reader: '%s' is not auto, vm or procfs", optarg);
+			break;
+		case 'F':
+			o.measure_floor = 1;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

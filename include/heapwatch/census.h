@@ -3,20 +3,23 @@
  * The one piece both front ends share: `heapwatch dump` takes one census,
  * the daemon takes one per target per interval with a long-lived session.
  *
- * How a census is taken (mode HW_MODE_SNAPSHOT, the default):
- *   1. plan: the pages the walk needs, from the previous census of this
- *      session, or from a walk of the running target (no stop; racy, so
- *      used only as a plan);
- *   2. stop every thread, copy exactly those pages in bulk, resume
- *      (the pause is the copy, nothing else);
- *   3. walk the private copy and name the types, with the target running;
- *   4. if the walk needs memory the copy lacks (the heap grew), add it to
- *      the plan and repeat from 2, at most HW_CENSUS_ATTEMPTS times; then
- *      fall back to walking while stopped (mode HW_MODE_STOPPED), which
- *      reads through a block cache with the target stopped.
- * A garbage collection in progress is never walked: resume, back off,
- * retry.  The pause is bounded by max_pause: past it the target is
- * resumed and the census is marked partial.
+ * A session is made of four parts: what the census needs to know of the
+ * target (struct hw_target_desc: a pid for messages, the version, the GC
+ * roots), a memory reader (mem.h), a layout (layout.h) and a stopper
+ * (capture.h).  hw_session_open() builds all four for a live pid; tests
+ * give a buffer reader over a synthetic heap and a stopper of their own
+ * (hw_session_new), with no process at all.
+ *
+ * A census is one job (capture.h) of kind "census": walk every GC list,
+ * count objects per type, name the types.  The capture engine runs it
+ * over a private copy taken while the target was stopped (mode
+ * HW_MODE_SNAPSHOT, the default: plan, stop, copy, resume, walk, widen
+ * and retry on misses, then fall back to walking while stopped), or with
+ * the target stopped throughout (HW_MODE_STOPPED).  A collection in
+ * progress is never walked: resume, back off, retry.  The pause is
+ * bounded by max_pause: past it the target is resumed and the census is
+ * marked partial.  Other jobs run through the same session
+ * (hw_session_capture), each kind keeping its own plan.
  */
 #ifndef HEAPWATCH_CENSUS_H
 #define HEAPWATCH_CENSUS_H
@@ -25,12 +28,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "heapwatch/capture.h"
 #include "heapwatch/err.h"
+#include "heapwatch/gcwalk.h"
 #include "heapwatch/layout.h"
+#include "heapwatch/mem.h"
+#include "heapwatch/names.h"
 #include "heapwatch/proc.h"
 #include "heapwatch/snap.h"
-
-#define HW_CENSUS_ATTEMPTS 3
 
 enum hw_census_mode {
 	HW_MODE_SNAPSHOT = 0,  /* copy while stopped, walk while running */
@@ -50,6 +55,9 @@ struct hw_census_opts {
 					 all its sessions (they census one at
 					 a time), so memory stays flat as
 					 targets come and go. */
+	int measure_floor;            /* also time the same copy again with
+					 the target running (floor_ns; for
+					 `make bench`) */
 };
 void hw_census_opts_default(struct hw_census_opts *o);
 
@@ -77,7 +85,7 @@ struct hw_census {
 	uint64_t copy_calls;          /* system calls of those copies */
 	uint64_t walk_ns;             /* walking + naming time */
 	uint64_t cpu_ns;              /* CPU time of the census (ours) */
-	uint64_t floor_ns;            /* HEAPWATCH_BENCH only: time to copy
+	uint64_t floor_ns;            /* measure_floor only: time to copy
 					 the same pages again, not stopped */
 	unsigned attempts;            /* snapshot attempts */
 	uint64_t misses;              /* pages the snapshots lacked */
@@ -88,27 +96,58 @@ struct hw_census {
 	uint64_t per_list[4];         /* gen0, gen1, gen2, permanent */
 	struct hw_census_type *types; /* sorted by count (desc), then name */
 	size_t ntypes;
-	char *pool;                   /* names */
-	size_t pool_len, pool_cap;
+	struct hw_pool pool;          /* names */
 };
 void hw_census_init(struct hw_census *c);
 void hw_census_fini(struct hw_census *c);
 /* Count of the type with this name, 0 if absent. */
 uint64_t hw_census_count(const struct hw_census *c, const char *name);
 
+/* What a census needs to know of its target: no live process needed. */
+struct hw_target_desc {
+	pid_t pid;                    /* named once in errors ("pid N: ...")
+					 and in results; 0: none */
+	char version[32];             /* "3.11.7", for results; may be "" */
+	struct hw_gcroots roots;      /* where the GC lists start */
+};
+
 struct hw_session;
 
-/* Identify pid's interpreter and layout and prepare the readers.
+/* A session over the parts of a target: t and l are copied; m and st are
+ * borrowed and must outlive the session.  No /proc reads: results carry
+ * no memory figures (-1) and starttime 0.  NULL on failure (HW_ENOMEM). */
+struct hw_session *hw_session_new(const struct hw_target_desc *t,
+				  struct hw_mem *m, const struct hw_layout *l,
+				  struct hw_stopper *st,
+				  const struct hw_census_opts *o,
+				  struct hw_err *e);
+
+/* Identify pid's interpreter and layout and prepare the readers: builds
+ * the four parts of a live target.  Its censuses also read pid's memory
+ * figures from /proc and tell a target that exited (HW_EEXITED).
  * Errors name the pid: HW_ENOPROC, HW_EPERM, HW_ENOTPY, HW_EVERSION,
- * HW_EFREETHR. */
+ * HW_EFREETHR, HW_ELAYOUT. */
 struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 				   struct hw_err *e);
 void hw_session_free(struct hw_session *s);
 const struct hw_layout *hw_session_layout(const struct hw_session *s);
+/* The live target (symbols, paths) of a session made by hw_session_open;
+ * NULL for one made by hw_session_new.  Borrowed: valid while s is. */
+const struct hw_target *hw_session_target(const struct hw_session *s);
+/* The session's snap over its reader, emptied and in live mode, for reads
+ * outside a capture (e.g. hw_objects_new reading static types).
+ * Borrowed: valid while s is; the next capture empties it again. */
+struct hw_snap *hw_session_live_snap(struct hw_session *s);
 
 /* Take a census into c (reset first).  The target is resumed on every
  * path out.  Errors name the pid. */
 int hw_session_census(struct hw_session *s, struct hw_census *c,
 		      struct hw_err *e);
+
+/* Run any job through the session's capture engine (capture.h): each job
+ * kind keeps its own plan.  The target is resumed on every path out.
+ * Errors name the pid. */
+int hw_session_capture(struct hw_session *s, const struct hw_job *job,
+		       struct hw_capture_stats *st, struct hw_err *e);
 
 #endif

@@ -63,8 +63,8 @@ class Target(object):
 def run_heapwatch(pid, mode):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    p = subprocess.run([HW, "dump", "--json", "--mode", mode, str(pid)], capture_output=True, text=True,
-                       env=dict(os.environ, HEAPWATCH_BENCH="1"))
+    p = subprocess.run([HW, "dump", "--json", "--measure-floor", "--mode", mode, str(pid)],
+                       capture_output=True, text=True)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:

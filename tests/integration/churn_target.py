@@ -47,8 +47,11 @@ elif mode == "execer":
     def later():
         time.sleep(float(sys.argv[2]))
         os.execv("/bin/sleep", ["sleep", "30"])
-    threading.Thread(target=later, daemon=True).start()
 sys.stdout.write("ready %d\n" % os.getpid())
 sys.stdout.flush()
+# Only now: an exec before "ready" was written would leave the test
+# reading the pipe until sleep exits, then censusing a zombie.
+if mode == "execer":
+    threading.Thread(target=later, daemon=True).start()
 while True:
     time.sleep(3600)
