@@ -208,9 +208,11 @@ res = []
 for delay in (0.0, 0.02, 0.05, 0.1, 0.2):
     p = start("execer", delay)
     try:
+        t0 = time.time()
         rc, out, err = heapwatch("dump", "--mode", "stopped", p.pid)
         res.append((rc, err.strip()[:80]))
-        running_after(p.pid, "after exec")
+        running_after(p.pid, "after exec (delay %.2f s: rc %d in %.1f s, %s)" %
+                      (delay, rc, time.time() - t0, err.strip()[:100]))
     finally:
         stop(p)
 R.check("target execs during the census: exit 0 or 1, never a crash %s" % sorted(set(r[0] for r in res)),
