@@ -26,6 +26,7 @@
 #include "heapwatch/sdnotify.h"
 #include "heapwatch/slots.h"
 #include "heapwatch/statsd.h"
+#include "heapwatch/status.h"
 #include "heapwatch/track.h"
 #include "heapwatch/trend.h"
 
@@ -43,6 +44,7 @@ struct proc_slot {
 	enum hw_code logged;        /* last error code logged for it */
 	int seen;                   /* still named by the target this round */
 	struct hw_proc_track track; /* its selection, trend and verdict */
+	int64_t rss, pss;           /* of its last sample, -1 unknown */
 };
 
 struct target_state {
@@ -53,6 +55,7 @@ struct target_state {
 	struct hw_slots slots;      /* worker slots of procs[] */
 	enum hw_code resolve_logged;
 	struct hw_target_track track; /* the aggregate's selection, verdicts */
+	int64_t rss, pss;           /* sums of the last round, -1 unknown */
 };
 
 struct health {
@@ -77,6 +80,8 @@ struct daemon {
 	struct hw_proc_track **round_tracks;
 	struct hw_track_conf tconf;     /* selection and trend settings */
 	uint64_t census_cpu_ns;         /* CPU of the censuses, in total */
+	int64_t started_ms;
+	int status_errno;               /* last status file error logged, 0 none */
 	struct health health;
 	int epfd, sigfd, tfd_sample, tfd_flush, tfd_wd;
 	uint64_t wd_usec;
@@ -144,6 +149,7 @@ static int targets_build(struct daemon *d, struct hw_err *e)
 		struct target_state *t = &d->targets[i];
 
 		t->cfg = c;
+		t->rss = t->pss = -1;
 		hw_slots_init(&t->slots);
 		if (hw_target_track_init(&t->track, &d->tconf, ROUND_MAX) < 0) {
 			d->ntargets = i + 1;
@@ -239,6 +245,7 @@ static void reconcile(struct target_state *t, const struct hw_pid_id *ids,
 		memset(&t->procs[t->nprocs], 0, sizeof t->procs[0]);
 		t->procs[t->nprocs].id = ids[i];
 		t->procs[t->nprocs].seen = 1;
+		t->procs[t->nprocs].rss = t->procs[t->nprocs].pss = -1;
 		hw_proc_track_init(&t->procs[t->nprocs].track);
 		slot_take(t, &t->procs[t->nprocs]);
 		t->nprocs++;
@@ -287,6 +294,8 @@ static void fill_sample(struct daemon *d, struct hw_sample *s,
 	s->pause_us = ok ? c->pause_ns / 1000 : 0;
 	if (ok)
 		d->census_cpu_ns += c->cpu_ns;
+	p->rss = mem->rss;
+	p->pss = mem->pss;
 	/* the types the selection sends, the trend, the verdict */
 	hw_proc_track_sample(&p->track, &t->track, t->cfg->name, c,
 			     age_of(p->id.starttime), s);
@@ -388,6 +397,7 @@ static void sample_target(struct daemon *d, struct target_state *t)
 		d->round_tracks[used] = &t->procs[k].track;
 		used++;
 	}
+	t->rss = t->pss = -1;
 	if (used) {
 		for (size_t i = 0; i < used; i++)
 			d->round_ptrs[i] = &d->round[i];
@@ -399,6 +409,8 @@ static void sample_target(struct daemon *d, struct target_state *t)
 		d->agg.wall_ms = wall_ms();
 		hw_target_track_round(&t->track, t->cfg->name, d->round_tracks,
 				      d->round_ptrs, used, &d->agg);
+		t->rss = d->agg.rss;
+		t->pss = d->agg.pss;
 		hw_ring_push(d->ring, &d->agg);
 	}
 }
@@ -525,6 +537,53 @@ static int statsd_connect(struct daemon *d, struct hw_err *e)
 	return d->statsd ? 0 : -1;
 }
 
+/* Rewrite the status file: what every target and process is now. */
+static void write_status(struct daemon *d)
+{
+	struct hw_status_daemon sd = {
+		.pid = getpid(), .started_ms = d->started_ms, .updated_ms = wall_ms(),
+		.interval_ns = d->cfg.interval_ns,
+		.flush_interval_ns = d->cfg.flush_interval_ns, .trend = d->cfg.trend,
+		.census_cpu_us = d->census_cpu_ns / 1000,
+	};
+	struct hw_status_w w;
+	struct hw_err e;
+
+	for (size_t i = 0; i < d->ntargets; i++)
+		sd.trend_cpu_us += d->targets[i].track.cpu_ns / 1000;
+	if (hw_status_open(&w, d->cfg.status_file, &sd, &e) < 0)
+		goto failed;
+	for (size_t i = 0; i < d->ntargets; i++) {
+		struct target_state *t = &d->targets[i];
+
+		hw_status_target(&w, t->cfg->name, hw_target_trend_judged(t->track.trend),
+				 t->rss, t->pss, (unsigned)t->nprocs);
+		for (size_t k = 0; k < t->nprocs; k++) {
+			const struct proc_slot *p = &t->procs[k];
+			const struct hw_proc_trend *pt = p->track.trend;
+			char slot[HW_SLOT_NAME_MAX];
+
+			hw_status_process(&w, p->id.pid,
+					  p->slot >= 0 ? hw_slot_name(p->slot, slot, sizeof slot) : NULL,
+					  pt ? hw_proc_trend_age(pt) : 0, p->rss, p->pss,
+					  pt ? hw_proc_trend_judged(pt) : NULL);
+		}
+	}
+	if (hw_status_commit(&w, &e) < 0)
+		goto failed;
+	if (d->status_errno) {
+		hw_log(HW_LOG_NOTICE, "status file %s written again", d->cfg.status_file);
+		d->status_errno = 0;
+	}
+	return;
+failed:
+	if (d->status_errno != (e.sys_errno ? e.sys_errno : -1)) {
+		d->status_errno = e.sys_errno ? e.sys_errno : -1;
+		log_err(HW_LOG_WARNING, "status file (heapwatch status will not see this daemon)",
+			&e);
+	}
+}
+
 static void flush(struct daemon *d)
 {
 	struct hw_err e;
@@ -541,6 +600,7 @@ static void flush(struct daemon *d)
 
 	if (hw_statsd_flush(d->statsd, d->ring, &h, mono_ns(), &e) < 0)
 		log_err(HW_LOG_DEBUG, "statsd", &e);
+	write_status(d);
 }
 
 /* SIGHUP: parse the file into a fresh struct and swap only if valid. */
@@ -669,6 +729,7 @@ int hw_daemon_main(const char *config_path, int log_level)
 		return hw_err_exit_status(&e) ? hw_err_exit_status(&e) : 1;
 	}
 	d.forced_level = log_level;
+	d.started_ms = wall_ms();
 	hw_log_set_level(log_level >= 0 ? (enum hw_log_level)log_level : d.cfg.log_level);
 	if (targets_build(&d, &e) < 0 || buffers_alloc(&d, &e) < 0 ||
 	    statsd_connect(&d, &e) < 0 || setup(&d, &e) < 0) {

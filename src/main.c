@@ -18,6 +18,7 @@
 #include "heapwatch/log.h"
 #include "heapwatch/mem.h"
 #include "heapwatch/output.h"
+#include "heapwatch/status.h"
 #include "heapwatch/units.h"
 
 #ifndef HW_VERSION
@@ -28,6 +29,7 @@ static const char usage_text[] =
 "Usage: heapwatch dump [OPTIONS] PID\n"
 "       heapwatch daemon --config FILE [--log-level LEVEL]\n"
 "       heapwatch check-config [--dump] FILE\n"
+"       heapwatch status [--json] [--status-file FILE]\n"
 "       heapwatch --help | --version\n"
 "\n"
 "Count the live objects per type of a running CPython process from outside:\n"
@@ -48,6 +50,10 @@ static const char usage_text[] =
 "      --reader KIND        auto (default), vm (process_vm_readv) or procfs\n"
 "      --measure-floor      also time the same copy again with the target\n"
 "                           running (JSON floor_us; for benchmarks)\n"
+"\n"
+"status options (what the running daemon knows: verdicts, growing types):\n"
+"  -j, --json               print the status file itself (one JSON document)\n"
+"  -f, --status-file FILE   read FILE (default " HW_STATUS_FILE_DEFAULT ")\n"
 "\n"
 "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
 "See heapwatch(1) and heapwatch.yaml(5).\n";
@@ -345,6 +351,55 @@ static int cmd_check_config(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "status-file", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = HW_STATUS_FILE_DEFAULT;
+	struct timespec ts;
+	struct hw_err e;
+	int json = 0, opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+jf:h", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = 1;
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'heapwatch --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return usage_error("status: unexpected argument '%s'", argv[optind]);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	hw_err_clear(&e);
+	if (hw_status_show(path, json, stdout,
+			   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &e) < 0) {
+		char buf[HW_ERR_MSG_MAX + 256];
+
+		fflush(stdout);
+		fprintf(stderr, "heapwatch: status: %s\n", hw_err_str(&e, buf, sizeof buf));
+		return 1;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		hw_err_set(&e, HW_EIO, errno, "writing the output");
+		return fail(&e);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -352,7 +407,7 @@ int main(int argc, char **argv)
 	/* A closed stdout pipe is an error to report, not a death. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
-		return usage_error("missing command (dump, daemon or %s)", "check-config");
+		return usage_error("missing command (dump, daemon, check-config or %s)", "status");
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
 	    strcmp(cmd, "help") == 0) {
@@ -369,5 +424,7 @@ int main(int argc, char **argv)
 		return cmd_daemon(argc - 1, argv + 1);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc - 1, argv + 1);
-	return usage_error("unknown command '%s' (dump, daemon, check-config)", cmd);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	return usage_error("unknown command '%s' (dump, daemon, check-config, status)", cmd);
 }

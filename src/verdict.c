@@ -365,7 +365,8 @@ static void judge_process(struct hw_proc_trend *t)
 		set_verdict(j, HW_VERDICT_SURGE, now);
 		fmt_bytes(rss->step, a, sizeof a);
 		fmt_bytes(rss->level, b, sizeof b);
-		add(j, "rss jumped by %s to about %s, then stayed flat", a, b);
+		add(j, "rss valleys jumped by %s from one bucket to the next and stayed up (median %s)",
+		    a, b);
 		return;
 	}
 	if (t->first_age_s >= 0 && t->first_age_s <= t->c.warmup_s / 2 &&

@@ -45,6 +45,7 @@ def write_config(path, statsd_port, pidfile, top=20, extra=""):
 flush_interval: 500ms
 top_types: %d
 log_level: debug
+status_file: %s/status.json
 statsd:
   host: 127.0.0.1
   port: %d
@@ -53,7 +54,7 @@ targets:
   - name: web
     pidfile: %s
     children: true
-%s""" % (top, statsd_port, pidfile, extra))
+%s""" % (top, os.path.dirname(path), statsd_port, pidfile, extra))
     os.chmod(path, 0o600)
 
 

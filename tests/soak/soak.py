@@ -40,9 +40,12 @@ statsd = Statsd(work)
 targets = [target() for _ in range(NT)]
 conf = os.path.join(work, "soak.yaml")
 with open(conf, "w") as f:
+    # compressed trends: selections, trends and verdicts are exercised too,
+    # their state made and freed as targets come and go
     f.write("interval: 100ms\nflush_interval: 200ms\nring_capacity: 512\nlog_level: notice\n"
+            "trend: {warmup: 1s, bucket: 1s, window: 10s}\nstatus_file: %s\n"
             "statsd:\n  port: %d\n  prefix: soak\ntargets:\n  - name: soak\n"
-            "    match: \"churn_target.py big\"\n" % statsd.port)
+            "    match: \"churn_target.py big\"\n" % (os.path.join(work, "status.json"), statsd.port))
 os.chmod(conf, 0o600)
 log = open(os.path.join(work, "daemon.log"), "w")
 d = subprocess.Popen([HW, "daemon", "--config", conf], stdout=log, stderr=subprocess.STDOUT)
