@@ -304,6 +304,25 @@ static const struct spec {
 	{ F(stackref_size), false, { { "_PyStackRef", NULL } } },
 	{ F(code_qualname), false, { { "PyCodeObject", "co_qualname" } } },
 	{ F(moduledef_copy), false, { { "PyModuleDef", "m_base.m_copy" } } },
+	{ F(slice_start), false, { { "PySliceObject", "start" } } },
+	{ F(slice_stop), false, { { "PySliceObject", "stop" } } },
+	{ F(slice_step), false, { { "PySliceObject", "step" } } },
+	{ F(ns_dict), false, { { "_PyNamespaceObject", "ns_dict" } } },
+	{ F(odict_first), false, { { "_odictobject", "od_first" } } },
+	{ F(odict_inst_dict), false, { { "_odictobject", "od_inst_dict" } } },
+	{ F(odictnode_key), false, { { "_odictnode", "key" } } },
+	{ F(odictnode_next), false, { { "_odictnode", "next" } } },
+	{ F(defdict_factory), false, { { "defdictobject", "default_factory" } } },
+	{ F(partial_fn), false, { { "partialobject", "fn" } } },
+	{ F(partial_args), false, { { "partialobject", "args" } } },
+	{ F(partial_kw), false, { { "partialobject", "kw" } } },
+	{ F(partial_dict), false, { { "partialobject", "dict" } } },
+	{ F(deque_leftblock), false, { { "dequeobject", "leftblock" } } },
+	{ F(deque_rightblock), false, { { "dequeobject", "rightblock" } } },
+	{ F(deque_leftindex), false, { { "dequeobject", "leftindex" } } },
+	{ F(deque_rightindex), false, { { "dequeobject", "rightindex" } } },
+	{ F(block_data), false, { { "BLOCK", "data" } } },
+	{ F(block_rightlink), false, { { "BLOCK", "rightlink" } } },
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -326,12 +345,15 @@ static const char *const home_cus[] = {
 	"exceptions.c", "traceback.c", "weakrefobject.c", "frameobject.c",
 	"genobject.c", "codeobject.c", "methodobject.c", "structmember.c",
 	"longobject.c", "bytearrayobject.c",
+	/* hand-coded C types */
+	"sliceobject.c", "namespaceobject.c", "odictobject.c",
+	"_collectionsmodule.c", "_functoolsmodule.c",
 	"ceval.c", "errors.c",
 };
 
 /* ==================== finding types by name ==================== */
 
-#define MAXTYPES 96
+#define MAXTYPES 160
 
 struct typetab {
 	const char *name[MAXTYPES];     /* borrowed from specs[] */

@@ -50,6 +50,27 @@ static const struct {
 	{ HW_OBJSYM_dictproxy_type, HW_K_MAPPINGPROXY, 0 },
 	{ HW_OBJSYM_traceback_type, HW_K_TRACEBACK, 0 },
 	{ HW_OBJSYM_base_exception, HW_K_EXCEPTION, 0 },
+	{ HW_OBJSYM_slice_type, HW_K_SLICE, 0 },
+	{ HW_OBJSYM_namespace_type, HW_K_NAMESPACE, 0 },
+	{ HW_OBJSYM_odict_type, HW_K_ODICT, 0 },
+};
+
+/* Kinds whose traverse is a static function: its symbol when the build
+ * has a symbol table, else the tp_traverse of a class reached through
+ * sys.modules (module, attribute; checked by the last part of its
+ * tp_name).  Every CPython 3 process has _frozen_importlib; the others
+ * are found when imported, which is when instances can exist. */
+static const struct {
+	enum hw_kind kind;
+	int sym;                 /* enum hw_objsym of the function, or -1 */
+	const char *module, *attr;
+} static_kinds[] = {
+	{ HW_K_SUBTYPE, HW_OBJSYM_subtype_traverse, "_frozen_importlib", "ModuleSpec" },
+	{ HW_K_DEQUE, HW_OBJSYM_deque_traverse, "_collections", "deque" },
+	{ HW_K_DEFDICT, HW_OBJSYM_defdict_traverse, "_collections", "defaultdict" },
+	{ HW_K_PARTIAL, HW_OBJSYM_partial_traverse, "_functools", "partial" },
+	/* _PyNamespace_Type is not exported by every build (sid's 3.13+) */
+	{ HW_K_NAMESPACE, -1, "types", "SimpleNamespace" },
 };
 
 /* Static types whose __sizeof__ the model reproduces. */
@@ -104,19 +125,15 @@ enum hw_kind hw_objects_kind_of(const struct hw_objects *o, uint64_t traverse)
 	return HW_K_OPAQUE;
 }
 
-/* Without a symbol table, subtype_traverse is the tp_traverse of a
- * class every CPython 3 process has: _frozen_importlib.ModuleSpec,
- * defined by a class statement in the import system's bootstrap.  It is
- * reached from the main interpreter's sys.modules (the last interpreter
- * of the list), and checked to be a heap type named ModuleSpec. */
-static int subtype_from_modulespec(struct hw_objects *o, const struct hw_target *t,
-				   struct hw_snap *s, uint64_t *trav, struct hw_err *e)
+/* The main interpreter's sys.modules (the last interpreter of the
+ * list), or an error saying why not. */
+static int sys_modules(struct hw_objects *o, const struct hw_target *t,
+		       struct hw_snap *s, uint64_t *modules, struct hw_err *e)
 {
 	const struct hw_offsets *f = o->o;
-	uint64_t interp = 0, p, modules, mod, md, spec, flags, name;
-	char buf[16];
+	uint64_t interp = 0, p;
 
-	*trav = 0;
+	*modules = 0;
 	if (!t->runtime_addr || NO(f->rt_interp_head) || NO(f->interp_next) ||
 	    NO(f->interp_modules) || NO(f->mod_dict))
 		return hw_err_set(e, HW_ELAYOUT, 0, "no way to sys.modules");
@@ -132,20 +149,87 @@ static int subtype_from_modulespec(struct hw_objects *o, const struct hw_target 
 	}
 	if (!interp || p)
 		return hw_err_set(e, HW_ECORRUPT, 0, "no main interpreter");
-	if (hw_py_read_obj(s, interp, f->interp_modules, "sys.modules", &modules, e) < 0 ||
-	    !modules || hw_dict_get_str(s, f, modules, "_frozen_importlib", &mod, e) < 0 ||
-	    !mod || hw_py_read_obj(s, mod, f->mod_dict, "md_dict", &md, e) < 0 || !md ||
-	    hw_dict_get_str(s, f, md, "ModuleSpec", &spec, e) < 0 || !spec)
-		return e->code != HW_OK ? -1 :
-			hw_err_set(e, HW_ELAYOUT, 0, "no _frozen_importlib.ModuleSpec");
-	if (hw_py_read_u64(s, spec + (uint64_t)f->tp_flags, &flags, e) < 0 ||
-	    hw_py_read_u64(s, spec + (uint64_t)f->tp_name, &name, e) < 0 ||
-	    hw_snap_read(s, name, buf, 11, e) < 0)
+	if (hw_py_read_obj(s, interp, f->interp_modules, "sys.modules", modules, e) < 0)
 		return -1;
-	if (!(flags & o->c->tpf_heaptype) || memcmp(buf, "ModuleSpec", 11) != 0)
-		return hw_err_set(e, HW_ECORRUPT, 0, "ModuleSpec 0x%llx is not the class",
-				  (unsigned long long)spec);
-	return hw_py_read_u64(s, spec + (uint64_t)f->tp_traverse, trav, e);
+	if (!*modules)
+		return hw_err_set(e, HW_ELAYOUT, 0, "sys.modules not set");
+	return 0;
+}
+
+/* The tp_traverse of sys.modules[module].attr, checked to be a type
+ * whose tp_name ends in attr; 0 in *trav when the module or the
+ * attribute is not there. */
+static int class_traverse(struct hw_objects *o, struct hw_snap *s, uint64_t modules,
+			  const char *module, const char *attr, uint64_t *trav,
+			  struct hw_err *e)
+{
+	const struct hw_offsets *f = o->o;
+	uint64_t mod, md, cls, meta, name;
+	char buf[64];
+	size_t n = strlen(attr), k;
+
+	*trav = 0;
+	if (hw_dict_get_str(s, f, modules, module, &mod, e) < 0)
+		return -1;
+	if (!mod)
+		return 0;
+	if (hw_py_read_obj(s, mod, f->mod_dict, "md_dict", &md, e) < 0 || !md ||
+	    hw_dict_get_str(s, f, md, attr, &cls, e) < 0)
+		return md ? -1 : 0;
+	if (!cls)
+		return 0;
+	if (hw_py_read_obj(s, cls, f->ob_type, "ob_type", &meta, e) < 0 ||
+	    hw_py_read_u64(s, cls + (uint64_t)f->tp_name, &name, e) < 0)
+		return -1;
+	if (meta != o->sym[HW_OBJSYM_type_type] || !name || n + 1 >= sizeof buf)
+		return hw_err_set(e, HW_ECORRUPT, 0, "%s.%s 0x%llx is not a class",
+				  module, attr, (unsigned long long)cls);
+	for (k = 0; k < sizeof buf - 1; k++) {
+		if (hw_snap_read(s, name + k, &buf[k], 1, e) < 0)
+			return -1;
+		if (!buf[k])
+			break;
+	}
+	buf[k] = '\0';
+	if (k < n || strcmp(buf + k - n, attr) != 0 || (k > n && buf[k - n - 1] != '.'))
+		return hw_err_set(e, HW_ECORRUPT, 0, "%s.%s is named %s",
+				  module, attr, buf);
+	return hw_py_read_u64(s, cls + (uint64_t)f->tp_traverse, trav, e);
+}
+
+/* Traverse functions of the static_kinds[] without a symbol. */
+static int discover_statics(struct hw_objects *o, const struct hw_target *t,
+			    struct hw_snap *s, struct hw_err *e)
+{
+	uint64_t modules = 0, trav;
+	int need = 0;
+
+	for (size_t i = 0; i < sizeof static_kinds / sizeof static_kinds[0]; i++) {
+		uint64_t v = static_kinds[i].sym >= 0 ? o->sym[static_kinds[i].sym] : 0;
+
+		if (v)
+			o->traverse[static_kinds[i].kind] = v;
+		else if (!o->traverse[static_kinds[i].kind])
+			need = 1;
+	}
+	if (o->traverse[HW_K_SUBTYPE])
+		snprintf(o->how_subtype, sizeof o->how_subtype, "symbol table");
+	if (!need)
+		return 0;
+	if (sys_modules(o, t, s, &modules, e) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof static_kinds / sizeof static_kinds[0]; i++) {
+		if (o->traverse[static_kinds[i].kind])
+			continue;
+		if (class_traverse(o, s, modules, static_kinds[i].module,
+				   static_kinds[i].attr, &trav, e) < 0)
+			return -1;
+		o->traverse[static_kinds[i].kind] = trav;
+		if (static_kinds[i].kind == HW_K_SUBTYPE && trav)
+			snprintf(o->how_subtype, sizeof o->how_subtype,
+				 "_frozen_importlib.ModuleSpec");
+	}
+	return 0;
 }
 
 struct hw_objects *hw_objects_new(const struct hw_target *t,
@@ -224,27 +308,20 @@ struct hw_objects *hw_objects_new(const struct hw_target *t,
 			o->traverse[kind_types[i].kind] = trav;
 	}
 	o->lookdict = o->sym[HW_OBJSYM_lookdict];
-	if (o->sym[HW_OBJSYM_subtype_traverse]) {
-		o->traverse[HW_K_SUBTYPE] = o->sym[HW_OBJSYM_subtype_traverse];
-		snprintf(o->how_subtype, sizeof o->how_subtype, "symbol table");
-	} else {
+	{
 		struct hw_err de;
-		uint64_t trav = 0;
 
 		hw_err_clear(&de);
-		if (subtype_from_modulespec(o, t, s, &trav, &de) == 0 && trav) {
-			o->traverse[HW_K_SUBTYPE] = trav;
-			snprintf(o->how_subtype, sizeof o->how_subtype,
-				 "_frozen_importlib.ModuleSpec");
-		} else if (de.code == HW_EMISS || de.code == HW_EEXITED) {
+		if (discover_statics(o, t, s, &de) < 0 &&
+		    (de.code == HW_EMISS || de.code == HW_EEXITED)) {
 			hw_err_copy(e, &de);   /* a copy to widen, not a verdict */
 			goto fail;
-		} else {
+		}
+		if (!o->traverse[HW_K_SUBTYPE])
 			snprintf(o->how_subtype, sizeof o->how_subtype,
 				 "unknown (no symbol table, no ModuleSpec: %.60s): "
 				 "instances of Python classes are opaque",
 				 de.msg[0] ? de.msg : "not found");
-		}
 	}
 	return o;
 fail:

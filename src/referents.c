@@ -688,6 +688,110 @@ static int managed(struct rctx *c, const struct hw_typeinfo *ti)
 
 static int by_kind(struct rctx *c, enum hw_kind kind, uint64_t type);
 
+/* A C type that is a heap type (PyType_FromSpec, 3.9+ convention)
+ * visits Py_TYPE(self) in its traverse: the object's own type, a
+ * subclass's when the object is an instance of one. */
+static int c_type_edge(struct rctx *c, uint64_t ctype)
+{
+	uint64_t flags, t;
+
+	if (hw_py_read_u64(c->s, ctype + (uint64_t)c->f->tp_flags, &flags, c->e) < 0)
+		return -1;
+	if (!(flags & c->o->c->tpf_heaptype))
+		return 0;
+	if (hw_py_read_obj(c->s, c->obj, c->f->ob_type, "ob_type", &t, c->e) < 0)
+		return -1;
+	return emit(c, t, HW_EDGE_TYPE, 0, -1, "__class__", 0);
+}
+
+/* odict_traverse: the instance dict, the key of every node, the dict */
+static int r_odict(struct rctx *c)
+{
+	const struct hw_offsets *f = c->f;
+	struct hw_dict_info di;
+	uint64_t node, key;
+	uint64_t steps = 0;
+
+	if (NO(f->odict_first) || NO(f->odictnode_key) || NO(f->odictnode_next)) {
+		*c->status = HW_REFS_OPAQUE;
+		return 0;
+	}
+	if (field(c, c->obj, f->odict_inst_dict, HW_EDGE_DICT, "__dict__") < 0 ||
+	    hw_dict_info(c->s, f, c->obj, c->o->lookdict,
+			 c->o->sym[HW_OBJSYM_unicode_type], &di, c->e) < 0 ||
+	    hw_py_read_u64(c->s, c->obj + (uint64_t)f->odict_first, &node, c->e) < 0)
+		return -1;
+	while (node) {
+		/* one node per key: more than the table's entries is a loop */
+		if (!hw_py_plausible(node) || ++steps > di.dk_nentries + 1)
+			return hw_err_set(c->e, HW_ECORRUPT, 0,
+					  "OrderedDict 0x%llx: node 0x%llx after %llu nodes",
+					  (unsigned long long)c->obj, (unsigned long long)node,
+					  (unsigned long long)steps);
+		if (hw_py_read_obj(c->s, node, f->odictnode_key, "node key", &key, c->e) < 0 ||
+		    emit(c, key, HW_EDGE_DICT_KEY, key, (int64_t)steps - 1, NULL, 0) < 0 ||
+		    hw_py_read_u64(c->s, node + (uint64_t)f->odictnode_next, &node, c->e) < 0)
+			return -1;
+	}
+	return r_dict(c);
+}
+
+/* deque_traverse: the items of every block from leftindex of the
+ * first to rightindex of the last */
+static int r_deque(struct rctx *c, uint64_t ctype)
+{
+	const struct hw_offsets *f = c->f;
+	uint64_t b, right, blocklen, buf[128];
+	int64_t lo, hi, size;
+	uint64_t nblocks = 0, maxblocks;
+
+	if (NO(f->deque_leftblock) || NO(f->block_data) || NO(f->block_rightlink)) {
+		*c->status = HW_REFS_OPAQUE;
+		return 0;
+	}
+	blocklen = (uint64_t)(f->block_rightlink - f->block_data) / 8;
+	if (blocklen == 0 || blocklen > 128)
+		return hw_err_set(c->e, HW_ELAYOUT, 0, "deque blocks of %llu items",
+				  (unsigned long long)blocklen);
+	if (c_type_edge(c, ctype) < 0 ||
+	    hw_py_read_u64(c->s, c->obj + (uint64_t)f->deque_leftblock, &b, c->e) < 0 ||
+	    hw_py_read_u64(c->s, c->obj + (uint64_t)f->deque_rightblock, &right, c->e) < 0 ||
+	    hw_py_read_i64(c->s, c->obj + (uint64_t)f->deque_leftindex, &lo, c->e) < 0 ||
+	    hw_py_read_i64(c->s, c->obj + (uint64_t)f->deque_rightindex, &hi, c->e) < 0 ||
+	    hw_py_read_i64(c->s, c->obj + (uint64_t)f->ob_size, &size, c->e) < 0)
+		return -1;
+	if (size < 0 || size > HW_PY_MAX_ITEMS || lo < 0 || lo >= (int64_t)blocklen ||
+	    hi < -1 || hi >= (int64_t)blocklen)
+		return hw_err_set(c->e, HW_ECORRUPT, 0, "deque 0x%llx: size %lld, indexes %lld..%lld",
+				  (unsigned long long)c->obj, (long long)size, (long long)lo,
+				  (long long)hi);
+	maxblocks = (uint64_t)size / blocklen + 2;
+	for (;;) {
+		int64_t end = b == right ? hi : (int64_t)blocklen - 1;
+
+		if (!hw_py_plausible(b) || ++nblocks > maxblocks)
+			return hw_err_set(c->e, HW_ECORRUPT, 0,
+					  "deque 0x%llx: block 0x%llx after %llu blocks",
+					  (unsigned long long)c->obj, (unsigned long long)b,
+					  (unsigned long long)nblocks);
+		if (end >= lo) {
+			uint64_t n = (uint64_t)(end - lo + 1);
+
+			if (hw_py_read_ptrs(c->s, b + (uint64_t)f->block_data + (uint64_t)lo * 8,
+					    n, buf, c->e) < 0)
+				return -1;
+			for (uint64_t i = 0; i < n; i++)
+				if (emit(c, buf[i], HW_EDGE_INDEX, 0, -1, NULL, 0) < 0)
+					return -1;
+		}
+		if (b == right)
+			return 0;
+		if (hw_py_read_u64(c->s, b + (uint64_t)f->block_rightlink, &b, c->e) < 0)
+			return -1;
+		lo = 0;
+	}
+}
+
 static int r_subtype(struct rctx *c, const struct hw_typeinfo *ti)
 {
 	const struct hw_pyconst *k = c->o->c;
@@ -733,7 +837,6 @@ static int r_subtype(struct rctx *c, const struct hw_typeinfo *ti)
 
 static int by_kind(struct rctx *c, enum hw_kind kind, uint64_t type)
 {
-	(void)type;
 	switch (kind) {
 	case HW_K_NONE:
 		return 0;
@@ -783,6 +886,26 @@ static int by_kind(struct rctx *c, enum hw_kind kind, uint64_t type)
 		return FIELD(tb_next, "tb_next") || FIELD(tb_frame, "tb_frame") ? -1 : 0;
 	case HW_K_EXCEPTION:
 		return r_exception(c);
+	case HW_K_SLICE:
+		return FIELD(slice_start, "start") || FIELD(slice_stop, "stop") ||
+		       FIELD(slice_step, "step") ? -1 : 0;
+	case HW_K_NAMESPACE:
+		return field(c, c->obj, c->f->ns_dict, HW_EDGE_DICT, "__dict__");
+	case HW_K_ODICT:
+		return r_odict(c);
+	case HW_K_DEFDICT:
+		if (NO(c->f->defdict_factory))
+			break;
+		return c_type_edge(c, type) || FIELD(defdict_factory, "default_factory") ||
+		       r_dict(c) ? -1 : 0;
+	case HW_K_PARTIAL:
+		if (NO(c->f->partial_fn))
+			break;
+		return c_type_edge(c, type) || FIELD(partial_fn, "func") ||
+		       FIELD(partial_args, "args") || FIELD(partial_kw, "keywords") ||
+		       field(c, c->obj, c->f->partial_dict, HW_EDGE_DICT, "__dict__") ? -1 : 0;
+	case HW_K_DEQUE:
+		return r_deque(c, type);
 	case HW_K_SUBTYPE:
 	case HW_K_OPAQUE:
 	case HW_K_COUNT:

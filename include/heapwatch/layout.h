@@ -270,7 +270,27 @@
 	/* code objects: names of a frame's locals */                        \
 	X(code_qualname,   "PyCodeObject.co_qualname (3.11+)")               \
 	/* tuples, modules */                                                \
-	X(moduledef_copy,  "PyModuleDef.m_base.m_copy (3.x)")
+	X(moduledef_copy,  "PyModuleDef.m_base.m_copy (3.x)")               \
+	/* C types the object model hand-codes */                            \
+	X(slice_start,     "PySliceObject.start")                            \
+	X(slice_stop,      "PySliceObject.stop")                             \
+	X(slice_step,      "PySliceObject.step")                             \
+	X(ns_dict,         "_PyNamespaceObject.ns_dict (SimpleNamespace)")   \
+	X(odict_first,     "PyODictObject.od_first")                         \
+	X(odict_inst_dict, "PyODictObject.od_inst_dict")                     \
+	X(odictnode_key,   "_ODictNode.key")                                 \
+	X(odictnode_next,  "_ODictNode.next")                                \
+	X(defdict_factory, "defdictobject.default_factory")                  \
+	X(partial_fn,      "partialobject.fn")                               \
+	X(partial_args,    "partialobject.args")                             \
+	X(partial_kw,      "partialobject.kw")                               \
+	X(partial_dict,    "partialobject.dict")                             \
+	X(deque_leftblock, "dequeobject.leftblock")                          \
+	X(deque_rightblock,"dequeobject.rightblock")                         \
+	X(deque_leftindex, "dequeobject.leftindex")                          \
+	X(deque_rightindex,"dequeobject.rightindex")                         \
+	X(block_data,      "block.data (deque)")                             \
+	X(block_rightlink, "block.rightlink (deque)")
 
 struct hw_offsets {
 #define HW_OFFSET_MEMBER(name, desc) int64_t name;

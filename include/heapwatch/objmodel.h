@@ -48,6 +48,13 @@ enum hw_kind {
 	HW_K_MAPPINGPROXY,
 	HW_K_TRACEBACK,
 	HW_K_EXCEPTION,
+	/* C types hand-coded (not builtins): */
+	HW_K_SLICE,
+	HW_K_NAMESPACE,    /* types.SimpleNamespace */
+	HW_K_ODICT,        /* collections.OrderedDict */
+	HW_K_DEFDICT,      /* collections.defaultdict */
+	HW_K_PARTIAL,      /* functools.partial */
+	HW_K_DEQUE,        /* collections.deque */
 	HW_K_COUNT
 };
 

@@ -62,6 +62,7 @@ enum { HW_SYM_DATA, HW_SYM_PTR, HW_SYM_STATIC };
 	X(bytearray_type,   "PyByteArray_Type",       HW_SYM_DATA)           \
 	X(odict_type,       "PyODict_Type",           HW_SYM_DATA)           \
 	X(namespace_type,   "_PyNamespace_Type",      HW_SYM_DATA)           \
+	X(slice_type,       "PySlice_Type",           HW_SYM_DATA)           \
 	X(base_exception,   "PyExc_BaseException",    HW_SYM_PTR)            \
 	X(set_dummy,        "_PySet_Dummy",           HW_SYM_PTR)            \
 	X(subtype_traverse, "subtype_traverse",       HW_SYM_STATIC)         \

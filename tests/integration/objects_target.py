@@ -230,6 +230,14 @@ def build_b(ns):
     ns.wr_target = Plain()
     ns.wr = weakref.ref(ns.wr_target, lambda r: None)
     ns.partial = functools.partial(max, [1], key=len)
+
+    class P(functools.partial):
+        pass
+
+    ns.partial_sub = P(min, [2])
+    ns.partial_sub.attr = [3]
+    ns.slice = slice([1], (2,), None)
+    ns.long_deque = collections.deque(([i] for i in range(200)), maxlen=150)
     ns.od = collections.OrderedDict(a=[1])
     ns.dd = collections.defaultdict(list, a=[1])
     ns.sn = types.SimpleNamespace(a=[1])

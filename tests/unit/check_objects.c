@@ -23,7 +23,7 @@ struct world {
 	struct hw_mem *m;
 	struct hw_snap *s;
 	struct hw_objects *o;
-	uint64_t object, list, tuple, dict, set, str, type, longt;
+	uint64_t object, list, tuple, dict, set, str, type, longt, odict, deque;
 };
 
 /* A static type: name, traverse (0: none), sizes, flags, base; its
@@ -114,6 +114,17 @@ static void world_init(struct world *w)
 	w->t.objsym[HW_OBJSYM_unicode_type] = w->str;
 	w->t.objsym[HW_OBJSYM_long_type] = w->longt;
 	w->t.objsym[HW_OBJSYM_subtype_traverse] = TRAV(9);
+	w->t.objsym[HW_OBJSYM_deque_traverse] = TRAV(20);
+	w->t.objsym[HW_OBJSYM_defdict_traverse] = TRAV(21);
+	w->t.objsym[HW_OBJSYM_partial_traverse] = TRAV(22);
+	w->t.objsym[HW_OBJSYM_namespace_type] =
+		mk_type(w, "types.SimpleNamespace", TRAV(23), 24, 0, 1u << 14, w->object);
+	w->t.objsym[HW_OBJSYM_odict_type] = w->odict =
+		mk_type(w, "collections.OrderedDict", TRAV(24), 112, 0,
+			(1u << 14) | (1u << 29), w->dict);
+	set_mro(w, w->odict, 3, (uint64_t[]){ w->odict, w->dict, w->object });
+	w->deque = mk_type(w, "collections.deque", TRAV(20), 216, 0, 1u << 14, w->object);
+	set_mro(w, w->deque, 2, (uint64_t[]){ w->deque, w->object });
 	w->l.source = HW_SRC_TABLE;
 	w->m = synth_mem(&w->h);
 	w->s = hw_snap_new(w->m, 0, &e);
@@ -554,6 +565,64 @@ START_TEST(test_types_corrupt)
 }
 END_TEST
 
+START_TEST(test_c_types_corrupt)
+{
+	struct world w;
+	struct edges es;
+	enum hw_refs_status st;
+	struct hw_err e;
+	const struct hw_offsets *f;
+	uint64_t keys[2], vals[2], od, n1, n2, dq, b1, b2;
+
+	world_init(&w);
+	f = &w.h.o;
+	/* an OrderedDict whose node list loops */
+	keys[0] = synth_str(&w.h, "a");
+	keys[1] = synth_str(&w.h, "b");
+	vals[0] = vals[1] = keys[0];
+	od = mk_dict(&w, 1, 2, keys, vals, NULL);
+	synth_w64(&w.h, od + 8, w.odict);
+	n1 = synth_alloc(&w.h, 32);
+	n2 = synth_alloc(&w.h, 32);
+	synth_w64(&w.h, n1 + (uint64_t)f->odictnode_key, keys[0]);
+	synth_w64(&w.h, n1 + (uint64_t)f->odictnode_next, n2);
+	synth_w64(&w.h, n2 + (uint64_t)f->odictnode_key, keys[1]);
+	synth_w64(&w.h, n2 + (uint64_t)f->odictnode_next, 0);
+	synth_w64(&w.h, od + (uint64_t)f->odict_first, n1);
+	ck_assert_int_eq(refs(&w, od, &es, &st, &e), 0);
+	ck_assert_int_eq(st, HW_REFS_EXACT);
+	ck_assert_int_eq(es.n, 4);         /* two node keys, two values */
+	synth_w64(&w.h, n2 + (uint64_t)f->odictnode_next, n1);
+	ck_assert_int_eq(refs(&w, od, &es, &st, &e), -1);
+	ck_assert_int_eq(e.code, HW_ECORRUPT);
+	/* a deque of two blocks, then one whose blocks loop */
+	dq = mk_obj(&w, w.deque, 256);
+	b1 = synth_alloc(&w.h, 528);
+	b2 = synth_alloc(&w.h, 528);
+	synth_w64(&w.h, b1 + (uint64_t)f->block_rightlink, b2);
+	synth_w64(&w.h, b1 + (uint64_t)f->block_data + 63 * 8, keys[0]);
+	synth_w64(&w.h, b2 + (uint64_t)f->block_data, keys[1]);
+	synth_w64(&w.h, dq + (uint64_t)f->ob_size, 2);
+	synth_w64(&w.h, dq + (uint64_t)f->deque_leftblock, b1);
+	synth_w64(&w.h, dq + (uint64_t)f->deque_rightblock, b2);
+	synth_w64(&w.h, dq + (uint64_t)f->deque_leftindex, 63);
+	synth_w64(&w.h, dq + (uint64_t)f->deque_rightindex, 0);
+	ck_assert_int_eq(refs(&w, dq, &es, &st, &e), 0);
+	ck_assert_int_eq(es.n, 2);
+	ck_assert(es.to[0] == keys[0] && es.to[1] == keys[1]);
+	synth_w64(&w.h, b2 + (uint64_t)f->block_rightlink, b1);
+	synth_w64(&w.h, dq + (uint64_t)f->deque_rightblock, synth_alloc(&w.h, 528));
+	ck_assert_int_eq(refs(&w, dq, &es, &st, &e), -1);
+	ck_assert_int_eq(e.code, HW_ECORRUPT);
+	ck_assert_msg(strstr(e.msg, "blocks"), "%s", e.msg);
+	/* an index outside a block */
+	synth_w64(&w.h, dq + (uint64_t)f->deque_leftindex, 64);
+	ck_assert_int_eq(refs(&w, dq, &es, &st, &e), -1);
+	ck_assert_int_eq(e.code, HW_ECORRUPT);
+	world_fini(&w);
+}
+END_TEST
+
 START_TEST(test_refused)
 {
 	struct world w;
@@ -609,6 +678,7 @@ int main(void)
 	tcase_add_test(tc, test_set);
 	tcase_add_test(tc, test_instances);
 	tcase_add_test(tc, test_types_corrupt);
+	tcase_add_test(tc, test_c_types_corrupt);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_pyconst_rows);
 	suite_add_tcase(s, tc);
