@@ -295,10 +295,21 @@ def main():
     gc.collect()
     sys.stdout.write("ready\n")
     sys.stdout.flush()
+    # "r ID ID ..." asks again, after heapwatch read us, for the size and
+    # referents of objects whose answers differed: the interpreter may
+    # have changed them since the dump
     while True:
-        c = sys.stdin.read(1)
-        if not c or c == "q":
+        line = sys.stdin.readline()
+        if not line or line.startswith("q"):
             break
+        if line.startswith("r "):
+            want = set(int(x) for x in line.split()[1:])
+            now = {}
+            for o in gc.get_objects():
+                if id(o) in want:
+                    now[str(id(o))] = [sys.getsizeof(o), [id(r) for r in gc.get_referents(o)]]
+            sys.stdout.write(json.dumps(now) + "\n")
+            sys.stdout.flush()
 
 
 main()

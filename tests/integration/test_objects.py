@@ -43,7 +43,17 @@ def run_target(b, tmp):
     return p, pid, out
 
 
-def compare(tgt, lines):
+def ask_again(p, ids):
+    """The target's answers now, for objects whose dumped answers
+    differed from heapwatch's: {id: (size, refs)}."""
+    if not ids:
+        return {}
+    p.stdin.write(("r " + " ".join(str(i) for i in ids) + "\n").encode())
+    p.stdin.flush()
+    return dict((int(k), v) for k, v in json.loads(p.stdout.readline().decode()).items())
+
+
+def compare(tgt, lines, p=None):
     head = json.loads(lines[0])
     hw = {}
     for line in lines[1:]:
@@ -51,8 +61,27 @@ def compare(tgt, lines):
         hw[o["a"]] = o
     r = {"head": head, "status": collections.Counter(), "missing": 0, "reused": 0,
          "ref_bad": [], "size_bad": [], "opaque": collections.Counter(),
-         "partial": collections.Counter(), "approx": collections.Counter()}
-    for i, t, size, refs in tgt["records"]:
+         "partial": collections.Counter(), "approx": collections.Counter(),
+         "changed": 0}
+    records = tgt["records"]
+    if p is not None:
+        # objects that differ: the target's answer again, after the read
+        differ = []
+        for i, t, size, refs in records:
+            o = hw.get(i)
+            if o and o["t"] == t and o["st"] == "exact" and (
+                    collections.Counter(e[0] for e in o["r"] if not e[1]) !=
+                    collections.Counter(refs) or (not o["x"] and o["s"] != size)):
+                differ.append(i)
+        again = ask_again(p, differ)
+        fixed = []
+        for rec in records:
+            if rec[0] in again:
+                rec = [rec[0], rec[1]] + again[rec[0]]
+                r["changed"] += 1
+            fixed.append(rec)
+        records = fixed
+    for i, t, size, refs in records:
         o = hw.get(i)
         if o is None:
             r["missing"] += 1          # freed since the dump
@@ -169,13 +198,13 @@ def main():
                 else:
                     res.bad(b.label, "hw-objdump failed: %s" % err)
                 continue
-            r, hw = compare(tgt, dp.stdout.decode().splitlines())
+            r, hw = compare(tgt, dp.stdout.decode().splitlines(), p)
             st = r["status"]
             print("NOTE %s: %d objects checked (%d exact, %d partial, %d opaque), "
-                  "%d freed/reused since the dump, %d sizes approximate; subtype_traverse: %s; "
-                  "layout %s; read in %.2fs" % (
+                  "%d freed/reused and %d changed since the dump (asked again), %d sizes "
+                  "approximate; subtype_traverse: %s; layout %s; read in %.2fs" % (
                       b.label, sum(st.values()), st["exact"], st["partial"], st["opaque"],
-                      r["missing"] + r["reused"], sum(r["approx"].values()),
+                      r["missing"] + r["reused"], r["changed"], sum(r["approx"].values()),
                       r["head"]["how"], r["head"]["layout"], secs))
             print("NOTE %s opaque: %s" % (b.label, ", ".join(
                 "%s %d" % kv for kv in r["opaque"].most_common(8))))
@@ -194,7 +223,7 @@ def main():
         finally:
             if p is not None:
                 try:
-                    p.stdin.write(b"q")
+                    p.stdin.write(b"q\n")
                     p.stdin.flush()
                     p.wait(5)
                 except Exception:
