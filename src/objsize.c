@@ -317,7 +317,7 @@ int hw_obj_size(struct hw_objects *o, struct hw_snap *s, uint64_t obj_addr,
 		rc = sz_dict(o, s, obj_addr, ti, &n, e);
 		break;
 	case HW_SZ_SET: {
-		uint64_t table;
+		uint64_t table = 0;
 
 		rc = hw_py_read_i64(s, obj_addr + (uint64_t)f->set_mask, &v, e);
 		if (rc == 0)
