@@ -230,6 +230,8 @@ def sid_builds(pidns=False):
     each interpreter: -dbg (debug files), -nodbg (none) and, with pidns,
     -nodbg-pidns (nodbg in a pid namespace of its own)."""
     found, skipped = [], []
+    if os.environ.get("HW_SID") == "0":
+        return [], ["sid chroot (HW_SID=0)"]
     if os.geteuid() != 0:
         return [], ["sid chroot (needs root)"]
     gen = os.path.realpath(SID)
