@@ -24,6 +24,7 @@
 #include "heapwatch/ring.h"
 #include "heapwatch/sample.h"
 #include "heapwatch/sdnotify.h"
+#include "heapwatch/series.h"
 #include "heapwatch/slots.h"
 #include "heapwatch/statsd.h"
 #include "heapwatch/status.h"
@@ -69,6 +70,8 @@ struct daemon {
 	size_t ntargets;
 	struct hw_ring *ring;
 	struct hw_statsd *statsd;
+	struct hw_series *series;       /* new names known and budgeted; kept
+					   across reloads */
 	struct hw_census census;        /* reused for every census */
 	struct hw_snap *snap;           /* one snapshot buffer for all */
 	struct hw_sample *round;        /* this round's samples of one target */
@@ -531,10 +534,53 @@ static void buffers_free(struct daemon *d)
 	d->ring = NULL;
 }
 
+static int series_admit(void *arg, const char *line, size_t path_len)
+{
+	return hw_series_admit(arg, line, path_len, mono_ns());
+}
+
+static void series_done(void *arg, int sent)
+{
+	hw_series_done(arg, sent);
+}
+
 static int statsd_connect(struct daemon *d, struct hw_err *e)
 {
+	struct hw_statsd_filter f = { series_admit, series_done, NULL };
+
+	if (!d->series) {
+		d->series = hw_series_new(d->cfg.max_new_series, e);
+		if (!d->series)
+			return -1;
+	} else if (hw_series_set_budget(d->series, d->cfg.max_new_series, e) < 0) {
+		return -1;
+	}
 	d->statsd = hw_statsd_open(&d->cfg.statsd, e);
-	return d->statsd ? 0 : -1;
+	if (!d->statsd)
+		return -1;
+	f.arg = d->series;
+	hw_statsd_set_filter(d->statsd, &f);
+	return 0;
+}
+
+/* Say once when the budget of new names starts holding names back, and
+ * when none waits any more: a start with many workers and types takes a
+ * few minutes to create every series. */
+static void series_log(struct daemon *d, const struct hw_series_stats *before)
+{
+	struct hw_series_stats now;
+
+	hw_series_get_stats(d->series, &now);
+	if (now.waiting && !before->waiting)
+		hw_log(HW_LOG_NOTICE, "%llu new metric names wait for max_new_series_per_minute (%u); "
+		       "they are sent as the budget allows",
+		       (unsigned long long)now.waiting, d->cfg.max_new_series);
+	else if (!now.waiting && before->waiting)
+		hw_log(HW_LOG_NOTICE, "no new metric name waits any more (%llu names sent)",
+		       (unsigned long long)now.new_names);
+	if (now.full > before->full && before->full == 0)
+		hw_log(HW_LOG_WARNING, "%d metric names sent in the last hour: no room to remember "
+		       "more; new names are held back", HW_SERIES_CAPACITY / 8 * 7);
 }
 
 /* Rewrite the status file: what every target and process is now. */
@@ -587,6 +633,7 @@ failed:
 static void flush(struct daemon *d)
 {
 	struct hw_err e;
+	struct hw_series_stats ss;
 	struct hw_statsd_health h = {
 		.samples_taken = d->health.samples_taken,
 		.samples_failed = d->health.samples_failed,
@@ -598,8 +645,14 @@ static void flush(struct daemon *d)
 	for (size_t i = 0; i < d->ntargets; i++)
 		h.types_held_back += d->targets[i].track.held_back;
 
+	hw_series_get_stats(d->series, &ss);
+	h.series_new = ss.new_names;
+	h.series_deferred = ss.deferred;
+	h.series_waiting = ss.waiting;
 	if (hw_statsd_flush(d->statsd, d->ring, &h, mono_ns(), &e) < 0)
 		log_err(HW_LOG_DEBUG, "statsd", &e);
+	hw_series_flush_end(d->series, mono_ns());
+	series_log(d, &ss);
 	write_status(d);
 }
 
@@ -786,6 +839,7 @@ out:
 	targets_free(&d);
 	buffers_free(&d);
 	hw_statsd_close(d.statsd);
+	hw_series_free(d.series);
 	hw_census_fini(&d.census);
 	hw_config_fini(&d.cfg);
 	if (d.sigfd >= 0) close(d.sigfd);

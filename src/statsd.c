@@ -52,6 +52,7 @@ struct hw_statsd {
 	size_t pkt_off;
 
 	struct hw_statsd_stats st;
+	struct hw_statsd_filter filter; /* admit NULL: none */
 	size_t budget;               /* bytes of lines + '\n's per packet */
 	size_t pkt_len;
 	char pkt[];                  /* budget bytes */
@@ -575,6 +576,8 @@ static int ship(struct pack *k, int last)
 
 	if (s->pkt_len > 0)
 		rc = send_pkt(s, k->now, k->e);
+	if (s->filter.done)
+		s->filter.done(s->filter.arg, rc >= 0);
 	if (rc < 0) {
 		s->pkt_len = 0;        /* formatted again next time */
 		return -1;
@@ -616,6 +619,14 @@ static int pack_line(void *arg, const char *line, size_t len)
 		}
 		k->idx = idx;
 	}
+	/* Asked only now, after a full packet went: what it admits goes
+	 * into the packet being built, and is settled with it. */
+	if (s->filter.admit) {
+		const char *colon = memrchr(line, ':', len);
+
+		if (!s->filter.admit(s->filter.arg, line, colon ? (size_t)(colon - line) : len))
+			return 0;
+	}
 	memcpy(s->pkt + s->pkt_len, line, len);
 	s->pkt[s->pkt_len + len] = '\n';
 	s->pkt_len += len + 1;
@@ -653,6 +664,9 @@ static int send_health(struct hw_statsd *s, struct hw_ring *r,
 		{ "send_errors", s->st.send_errors },
 		{ "lines_dropped", s->st.lines_dropped },
 		{ "types_held_back", h->types_held_back },
+		{ "series_new", h->series_new },
+		{ "series_deferred", h->series_deferred },
+		{ "series_waiting", h->series_waiting },
 	};
 	struct pack k = { .s = s, .now = now, .e = e };
 	char line[HW_CONFIG_PREFIX_MAX + 64];
@@ -693,6 +707,14 @@ int hw_statsd_flush(struct hw_statsd *s, struct hw_ring *r,
 	if (h && send_health(s, r, h, now_ns, e) < 0)
 		return -1;
 	return 0;
+}
+
+void hw_statsd_set_filter(struct hw_statsd *s, const struct hw_statsd_filter *f)
+{
+	if (f)
+		s->filter = *f;
+	else
+		memset(&s->filter, 0, sizeof s->filter);
 }
 
 void hw_statsd_get_stats(const struct hw_statsd *s, struct hw_statsd_stats *out)

@@ -140,6 +140,7 @@ struct hw_config {
 				       HW_CONFIG_WATCH_STARS '*' */
 	struct hw_trend_config trend;
 	char status_file[HW_CONFIG_STATUS_MAX + 1]; /* absolute path */
+	unsigned max_new_series;     /* max_new_series_per_minute, 1..100000 */
 	unsigned ring_capacity;      /* 1..1000000 samples */
 	uint64_t max_pause_ns;       /* 1ms..60s */
 	uint64_t snapshot_limit;     /* 1MiB..1TiB */

@@ -50,6 +50,7 @@
  * figures as "<prefix>.heapwatch.<name>:<value>|g":
  *   samples_taken samples_failed samples_dropped last_pause_us
  *   max_pause_us ring_len packets_sent send_errors lines_dropped
+ *   series_new series_deferred series_waiting   (series.h)
  * Counts are GAUGES HOLDING TOTALS SINCE START, not statsd counters
  * ("|c"): statsd zeroes counters at each of its flushes, so counters would
  * need deltas, and a delta in a lost datagram is lost for good, while the
@@ -87,7 +88,8 @@
 struct hw_statsd;
 
 /* The daemon's own figures, filled by the daemon before each flush.  All
- * are totals since start except last_pause_us and max_pause_us. */
+ * are totals since start except last_pause_us, max_pause_us,
+ * types_held_back and series_waiting. */
 struct hw_statsd_health {
 	uint64_t samples_taken, samples_failed;
 	uint64_t samples_dropped;     /* hw_ring_dropped() */
@@ -95,6 +97,23 @@ struct hw_statsd_health {
 	uint64_t types_held_back;     /* now, not a total: type candidates
 					 that max_types kept out of the last
 					 samples, summed over processes */
+	/* the budget of new names (series.h): names sent for the first time,
+	 * lines held back (totals), names waiting at the last flush */
+	uint64_t series_new, series_deferred, series_waiting;
+};
+
+/* A filter between the lines formatted and the packets sent: the daemon's
+ * budget of new metric names (series.h).  admit() is called for every
+ * line about to be packed (samples' and health lines alike) with its
+ * path, line[0..path_len); it returns 1 to send the line, 0 to leave it
+ * out (it is not kept: the next sample brings it again).  done() is
+ * called once the packet holding the lines admitted since the last call
+ * was sent (sent = 1; a TCP packet cut short counts as sent) or could not
+ * be (sent = 0: nothing of it left). */
+struct hw_statsd_filter {
+	int (*admit)(void *arg, const char *line, size_t path_len);
+	void (*done)(void *arg, int sent);
+	void *arg;
 };
 
 /* The client's own counts, totals since hw_statsd_open(). */
@@ -169,6 +188,10 @@ long hw_statsd_format(const struct hw_statsd_config *c,
 int hw_statsd_flush(struct hw_statsd *s, struct hw_ring *r,
 		    const struct hw_statsd_health *h, uint64_t now_ns,
 		    struct hw_err *e);
+
+/* Put f (copied; NULL removes the filter) between the lines and the
+ * packets of every later flush. */
+void hw_statsd_set_filter(struct hw_statsd *s, const struct hw_statsd_filter *f);
 
 /* The client's counts so far into *out. */
 void hw_statsd_get_stats(const struct hw_statsd *s,

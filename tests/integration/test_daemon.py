@@ -44,6 +44,7 @@ def write_config(path, statsd_port, pidfile, top=20, extra=""):
         f.write("""interval: 500ms
 flush_interval: 500ms
 top_types: %d
+max_new_series_per_minute: 100000   # every gauge at once (test_graphite.py tests the budget)
 log_level: debug
 status_file: %s/status.json
 statsd:

@@ -153,6 +153,7 @@ try:
         f.write("""interval: 250ms
 flush_interval: 500ms
 log_level: info
+max_new_series_per_minute: 100000   # every gauge at once (test_graphite.py tests the budget)
 status_file: %s
 trend: {warmup: 5s, bucket: 2s, window: 30s}
 statsd: {host: 127.0.0.1, port: %d, prefix: hwv}

@@ -105,6 +105,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.trend.bucket_ns, 5 * 60 * SEC);
 	ck_assert_uint_eq(c.trend.window_ns, 60 * 60 * SEC);
 	ck_assert_str_eq(c.status_file, "/run/heapwatch/status.json");
+	ck_assert_uint_eq(c.max_new_series, 40);
 	ck_assert_uint_eq(c.ring_capacity, 4096);
 	ck_assert_uint_eq(c.max_pause_ns, 500 * MS);
 	ck_assert_uint_eq(c.snapshot_limit, 256ull << 20);
@@ -206,6 +207,7 @@ START_TEST(test_full_example)
 	ck_assert_uint_eq(c.trend.bucket_ns, 60 * SEC);
 	ck_assert_uint_eq(c.trend.window_ns, 30 * 60 * SEC);
 	ck_assert_str_eq(c.status_file, "/var/lib/heapwatch/status.json");
+	ck_assert_uint_eq(c.max_new_series, 25);
 	ck_assert_uint_eq(c.ring_capacity, 100000);
 	ck_assert_uint_eq(c.max_pause_ns, 250 * MS);
 	ck_assert_uint_eq(c.snapshot_limit, 1ull << 30);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1055,7 +1056,9 @@ START_TEST(test_health)
 	struct hw_ring *r = hw_ring_new(3, NT);
 	struct hw_statsd_health h = { .samples_taken = 5, .samples_failed = 2,
 				      .samples_dropped = 1, .last_pause_us = 300,
-				      .max_pause_us = 900, .types_held_back = 4 };
+				      .max_pause_us = 900, .types_held_back = 4,
+				      .series_new = 31, .series_deferred = 7,
+				      .series_waiting = 3 };
 	struct hw_sample s;
 	struct hw_err e;
 	static char want[65536], got[65536];
@@ -1082,13 +1085,124 @@ START_TEST(test_health)
 		"hw.heapwatch.packets_sent:1|g\n"
 		"hw.heapwatch.send_errors:0|g\n"
 		"hw.heapwatch.lines_dropped:0|g\n"
-		"hw.heapwatch.types_held_back:4|g\n";
+		"hw.heapwatch.types_held_back:4|g\n"
+		"hw.heapwatch.series_new:31|g\n"
+		"hw.heapwatch.series_deferred:7|g\n"
+		"hw.heapwatch.series_waiting:3|g\n";
 	memcpy(want + wl, health, strlen(health) + 1);
 	wl += strlen(health);
 	ck_assert_int_eq(hw_statsd_flush(sd, r, &h, now, &e), 0);
 	recv_udp(fd, got, sizeof got, wl, 1432, &np);
 	ck_assert_str_eq(got, want);
 	ck_assert_uint_eq(np, 2);
+	close(fd);
+	hw_statsd_close(sd);
+	hw_ring_free(r);
+}
+END_TEST
+
+/* Every datagram that arrives within 200 ms of the last, as lines. */
+static size_t recv_udp_all(int fd, char *out, size_t size)
+{
+	size_t got = 0;
+	char pkt[70000];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, 200) > 0) {
+		ssize_t n = recv(fd, pkt, sizeof pkt, MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		ck_assert_uint_lt(got + (size_t)n + 1, size);
+		memcpy(out + got, pkt, (size_t)n);
+		got += (size_t)n;
+		out[got++] = '\n';
+	}
+	out[got] = '\0';
+	return got;
+}
+
+/* A filter sees every line before it is packed, with the length of its
+ * path; what it refuses is left out (and not kept); done() settles each
+ * packet: 1 once sent, 0 when statsd refused it. */
+struct filter_log {
+	int admitted, refused, done_sent, done_unsent;
+	char last_path[256];
+};
+
+static int refuse_types(void *arg, const char *line, size_t path_len)
+{
+	struct filter_log *f = arg;
+
+	ck_assert_uint_lt(path_len, sizeof f->last_path);
+	memcpy(f->last_path, line, path_len);
+	f->last_path[path_len] = '\0';
+	ck_assert_int_eq(line[path_len], ':');
+	if (strstr(f->last_path, ".types.")) {
+		f->refused++;
+		return 0;
+	}
+	f->admitted++;
+	return 1;
+}
+
+static void count_done(void *arg, int sent)
+{
+	struct filter_log *f = arg;
+
+	if (sent)
+		f->done_sent++;
+	else
+		f->done_unsent++;
+}
+
+START_TEST(test_filter)
+{
+	struct hw_statsd_config c;
+	struct hw_ring *r = hw_ring_new(4, NT);
+	struct hw_statsd_health h = { .samples_taken = 1 };
+	struct filter_log fl = { 0 };
+	const struct hw_statsd_filter f = { refuse_types, count_done, &fl };
+	struct hw_sample s;
+	struct hw_err e;
+	static char got[65536];
+	unsigned port = free_port(SOCK_DGRAM);
+	uint64_t now = HOUR_NS;
+	int fd;
+
+	cfg(&c, port, HW_STATSD_UDP, 1432);
+	struct hw_statsd *sd = hw_statsd_open(&c, &e);
+
+	hw_statsd_set_filter(sd, &f);
+	mk(&s, 0, 100, 0, 3);
+	hw_ring_push(r, &s);
+	/* statsd down: the packet is refused and said so */
+	ck_assert_int_eq(hw_statsd_flush(sd, r, &h, now, &e), -1);
+	ck_assert_int_eq(fl.done_unsent, 1);
+	ck_assert_int_eq(fl.done_sent, 0);
+	ck_assert_int_eq(fl.refused, 3);          /* the sample fits one packet */
+	ck_assert_int_eq(fl.admitted, 5);
+	memset(&fl, 0, sizeof fl);
+	fd = bound(SOCK_DGRAM, &port);
+	now += HOUR_NS;
+	ck_assert_int_eq(hw_statsd_flush(sd, r, &h, now, &e), 0);
+	recv_udp_all(fd, got, sizeof got);
+	ck_assert_ptr_null(strstr(got, ".types."));
+	ck_assert_ptr_nonnull(strstr(got, "hw.web.100.rss_bytes:1000|g\n"));
+	ck_assert_ptr_nonnull(strstr(got, "hw.heapwatch.series_waiting:0|g"));
+	ck_assert_int_eq(fl.refused, 3);
+	/* 5 figures of the sample (uss, swap unknown) + 13 health lines */
+	ck_assert_int_eq(fl.admitted, 5 + 13);
+	ck_assert_str_eq(fl.last_path, "hw.heapwatch.series_waiting");
+	ck_assert_int_eq(fl.done_unsent, 0);
+	ck_assert_int_ge(fl.done_sent, 2);        /* the sample's packet, health's */
+	/* no filter: every line */
+	hw_statsd_set_filter(sd, NULL);
+	mk(&s, 0, 100, 0, 3);
+	hw_ring_push(r, &s);
+	ck_assert_int_eq(hw_statsd_flush(sd, r, NULL, now, &e), 0);
+	recv_udp_all(fd, got, sizeof got);
+	ck_assert_ptr_nonnull(strstr(got, ".types."));
 	close(fd);
 	hw_statsd_close(sd);
 	hw_ring_free(r);
@@ -1377,6 +1491,7 @@ int main(void)
 	tcase_add_test(net, test_tcp_down_then_up);
 	tcase_add_test(net, test_overflow_while_down);
 	tcase_add_test(net, test_health);
+	tcase_add_test(net, test_filter);
 	tcase_add_test(net, test_tcp_partial_writes);
 	tcase_add_test(net, test_tcp_reset_mid_line);
 	tcase_add_test(net, test_open_errors);
