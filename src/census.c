@@ -216,28 +216,27 @@ struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 			char why[512];
 
 			hw_proc_explain_eperm(pid, why, sizeof why);
-			hw_err_set(e, HW_EPERM, 0, "pid %d: %s", (int)pid, why);
+			hw_err_set(e, HW_EPERM, 0, "%s", why);
 		}
 		goto fail;
 	}
 	snprintf(s->desc.version, sizeof s->desc.version, "%s", lv->target.version);
 	s->desc.roots.runtime_addr = lv->target.runtime_addr;
 	s->desc.roots.gen0_ptr_addr = lv->target.gen0_ptr_addr;
-	if (!(s->mem = lv->mem = hw_mem_open_pid(pid, s->opts.mem_kind, e))) {
-		hw_err_prefix(e, "pid %d", (int)pid);
+	if (!(s->mem = lv->mem = hw_mem_open_pid(pid, s->opts.mem_kind, e)))
 		goto fail;
-	}
 	if (hw_layout_resolve(&lv->target, s->mem, s->opts.source, &s->layout, e) < 0) {
-		hw_err_prefix(e, "pid %d: CPython %s", (int)pid,
+		hw_err_prefix(e, "CPython %s",
 			      lv->target.version[0] ? lv->target.version : "?");
 		goto fail;
 	}
-	if (session_finish(s, e) < 0) {
-		hw_err_prefix(e, "pid %d", (int)pid);
+	if (session_finish(s, e) < 0)
 		goto fail;
-	}
 	return s;
 fail:
+	/* The one place that names the pid of a failed open: the layers
+	 * below never do. */
+	hw_err_prefix(e, "pid %d", (int)pid);
 	hw_session_free(s);
 	return NULL;
 }
@@ -272,17 +271,12 @@ struct hw_snap *hw_session_live_snap(struct hw_session *s)
 	return hw_capture_live_snap(s->cap);
 }
 
-/* Name the pid once: lower layers may have named it already. */
-static int prefix_pid(struct hw_err *e, pid_t pid)
+/* Errors of a session name its pid, once: the layers below never do. */
+static int name_pid(const struct hw_session *s, struct hw_err *e)
 {
-	char head[32];
-
-	if (!pid)
+	if (!s->desc.pid)
 		return -1;
-	snprintf(head, sizeof head, "pid %d:", (int)pid);
-	if (strncmp(e->msg, head, strlen(head)) == 0)
-		return -1;
-	return hw_err_prefix(e, "pid %d", (int)pid);
+	return hw_err_prefix(e, "pid %d", (int)s->desc.pid);
 }
 
 static uint64_t cpu_ns(void)
@@ -316,12 +310,12 @@ int hw_session_capture(struct hw_session *s, const struct hw_job *job,
 
 	if (s->live) {
 		if (hw_proc_stat(s->desc.pid, &ps, e) < 0)
-			return -1;
+			return name_pid(s, e);
 		starttime = ps.starttime;
 	}
 	if (hw_capture_run(s->cap, job, st, e) < 0) {
 		check_exited(s, starttime, e);
-		return prefix_pid(e, s->desc.pid);
+		return name_pid(s, e);
 	}
 	return 0;
 }
@@ -347,16 +341,15 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 	c->version_untested = s->layout.untested;
 	/* The live target: its identity and memory figures, from /proc. */
 	if (s->live) {
-		if (hw_proc_stat(s->desc.pid, &ps, e) < 0)
-			return -1;
+		if (hw_proc_stat(s->desc.pid, &ps, e) < 0 ||
+		    hw_proc_mem(s->desc.pid, &c->mem, e) < 0)
+			return name_pid(s, e);
 		c->starttime = ps.starttime;
-		if (hw_proc_mem(s->desc.pid, &c->mem, e) < 0)
-			return prefix_pid(e, s->desc.pid);
 	}
 	if (hw_capture_run(s->cap, &job, &st, e) < 0) {
 		c->busy_waits = st.busy_waits;
 		check_exited(s, c->starttime, e);
-		return prefix_pid(e, s->desc.pid);
+		return name_pid(s, e);
 	}
 	c->mode = st.mode;
 	c->partial = st.partial;

@@ -258,8 +258,7 @@ static void reconcile(struct target_state *t, const struct hw_pid_id *ids,
 /* Errors that will not go away by themselves for this process. */
 static int lasting(enum hw_code c)
 {
-	return c == HW_ENOTPY || c == HW_EPERM || c == HW_ETRACED ||
-	       c == HW_EVERSION || c == HW_ELAYOUT || c == HW_EFREETHR;
+	return hw_err_lasting(c);
 }
 
 /* The age of a process from its start time (clock ticks since boot). */
@@ -430,7 +429,7 @@ static void sample_all(struct daemon *d)
 		 (unsigned long long)d->health.samples_failed,
 		 hw_ring_len(d->ring), (unsigned long long)hw_ring_dropped(d->ring),
 		 (unsigned long long)d->health.last_pause_us);
-	hw_sd_notify(status);
+	hw_sd_notify(status, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -510,10 +509,9 @@ static int buffers_alloc(struct daemon *d, struct hw_err *e)
 	 * leave room for fewer. */
 	if (pool < 2 * (size_t)cap)
 		pool = 2 * (size_t)cap;
-	d->ring = hw_ring_new_pool(d->cfg.ring_capacity, cap, pool);
+	d->ring = hw_ring_new_pool(d->cfg.ring_capacity, cap, pool, e);
 	if (!d->ring)
-		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the ring of %u samples",
-				  d->cfg.ring_capacity);
+		return -1;
 	return 0;
 }
 
@@ -675,7 +673,7 @@ static void reload(struct daemon *d)
 		hw_config_fini(&nc);
 		return;
 	}
-	hw_sd_notify("RELOADING=1");
+	hw_sd_notify("RELOADING=1", NULL);
 	/* Flush what the old settings buffered, then rebuild. */
 	flush(d);
 	targets_free(d);
@@ -696,7 +694,7 @@ static void reload(struct daemon *d)
 	set_timer(d->tfd_flush, d->cfg.flush_interval_ns);
 	hw_log(HW_LOG_NOTICE, "reloaded %s (first change: %s): %zu targets",
 	       d->path, diff, d->ntargets);
-	hw_sd_notify("READY=1");
+	hw_sd_notify("READY=1", NULL);
 }
 
 static int add_fd(int epfd, int fd)
@@ -738,7 +736,7 @@ static int setup(struct daemon *d, struct hw_err *e)
 	if (set_timer(d->tfd_sample, d->cfg.interval_ns) < 0 ||
 	    set_timer(d->tfd_flush, d->cfg.flush_interval_ns) < 0)
 		return hw_err_set(e, HW_ESYS, errno, "arming timers");
-	if (hw_sd_watchdog_usec(&d->wd_usec) > 0) {
+	if (hw_sd_watchdog_usec(&d->wd_usec, NULL) > 0) {
 		d->tfd_wd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (d->tfd_wd < 0 || add_fd(d->epfd, d->tfd_wd) < 0 ||
 		    set_timer(d->tfd_wd, d->wd_usec * 1000 / 2) < 0)
@@ -797,7 +795,7 @@ int hw_daemon_main(const char *config_path, int log_level)
 	hw_log(HW_LOG_NOTICE, "started: %zu targets, every %llu ms, statsd %s:%u",
 	       d.ntargets, (unsigned long long)(d.cfg.interval_ns / 1000000),
 	       d.cfg.statsd.host, d.cfg.statsd.port);
-	hw_sd_notify("READY=1");
+	hw_sd_notify("READY=1", NULL);
 	sample_all(&d);
 	while (!d.stopping) {
 		struct epoll_event ev[4];
@@ -824,11 +822,11 @@ int hw_daemon_main(const char *config_path, int log_level)
 				flush(&d);
 			} else if (fd == d.tfd_wd) {
 				drain(fd);
-				hw_sd_notify("WATCHDOG=1");
+				hw_sd_notify("WATCHDOG=1", NULL);
 			}
 		}
 	}
-	hw_sd_notify("STOPPING=1");
+	hw_sd_notify("STOPPING=1", NULL);
 	flush(&d);
 	hw_log(HW_LOG_NOTICE, "stopped: %llu samples taken, %llu failed, %zu unsent, %llu dropped",
 	       (unsigned long long)d.health.samples_taken,

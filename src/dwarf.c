@@ -789,9 +789,7 @@ int hw_target_dwarf(const struct hw_target *t, struct hw_offsets *o,
 		snprintf(dbgroot, sizeof dbgroot, "%s/usr/lib/debug", root);
 		extra = dbgroot;
 	}
-	if (dwarf_file(t->open_path, extra, o, where, where_size, e) < 0)
-		return hw_err_prefix(e, "pid %d", (int)t->pid);
-	return 0;
+	return dwarf_file(t->open_path, extra, o, where, where_size, e);
 }
 
 /* ==================== static symbols from a debug file ==================== */

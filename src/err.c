@@ -8,9 +8,10 @@
 static const struct {
 	const char *name;
 	int status;
+	enum hw_err_class class;
 	const char *desc;
 } codes[] = {
-#define HW_ERR_ROW(name, status, desc) { #name, status, desc },
+#define HW_ERR_ROW(name, status, class, desc) { #name, status, HW_##class, desc },
 	HW_ERR_CODES(HW_ERR_ROW)
 #undef HW_ERR_ROW
 };
@@ -100,6 +101,18 @@ const char *hw_err_code_desc(enum hw_code code)
 	if ((unsigned)code >= HW_ERR_NCODES)
 		return "unknown error";
 	return codes[code].desc;
+}
+
+enum hw_err_class hw_err_code_class(enum hw_code code)
+{
+	if ((unsigned)code >= HW_ERR_NCODES)
+		return HW_TRANSIENT;
+	return codes[code].class;
+}
+
+int hw_err_lasting(enum hw_code code)
+{
+	return hw_err_code_class(code) == HW_LASTING;
 }
 
 int hw_err_exit_status(const struct hw_err *e)

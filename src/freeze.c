@@ -130,8 +130,7 @@ static int reserve(struct hw_freeze *f, struct hw_err *e)
 	nc = f->cap ? f->cap * 2 : 16;
 	nt = realloc(f->threads, nc * sizeof *nt);
 	if (!nt)
-		return hw_err_set(e, HW_ENOMEM, ENOMEM, "pid %d: growing the thread list",
-				  (int)f->pid);
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "growing the thread list");
 	f->threads = nt;
 	f->cap = nc;
 	return 0;
@@ -265,8 +264,8 @@ static int release_all(struct hw_freeze *f, struct hw_err *e)
 		int r = release_one(f, th);
 
 		if (r < 0 && rc == 0)
-			rc = hw_err_set(e, HW_ESYS, errno, "pid %d: detaching thread %d",
-					(int)f->pid, (int)th->tid);
+			rc = hw_err_set(e, HW_ESYS, errno, "detaching thread %d",
+					(int)th->tid);
 		if (r == 1)
 			f->threads[ndead++].tid = th->tid; /* i >= ndead */
 	}
@@ -294,13 +293,13 @@ static int refused(struct hw_freeze *f, pid_t tid, struct hw_err *e)
 		struct hw_proc_stat tr;
 
 		if (hw_proc_stat(ts.tracer_pid, &tr, NULL) == 0)
-			return hw_err_set(e, HW_ETRACED, 0, "pid %d: already traced by pid %d (%s)",
-					  (int)f->pid, (int)ts.tracer_pid, tr.comm);
-		return hw_err_set(e, HW_ETRACED, 0, "pid %d: already traced by pid %d",
-				  (int)f->pid, (int)ts.tracer_pid);
+			return hw_err_set(e, HW_ETRACED, 0, "already traced by pid %d (%s)",
+					  (int)ts.tracer_pid, tr.comm);
+		return hw_err_set(e, HW_ETRACED, 0, "already traced by pid %d",
+				  (int)ts.tracer_pid);
 	}
 	hw_proc_explain_eperm(f->pid, why, sizeof why);
-	return hw_err_set(e, HW_EPERM, 0, "pid %d: %s", (int)f->pid, why);
+	return hw_err_set(e, HW_EPERM, 0, "%s", why);
 }
 
 /* One pass over /proc/PID/task: seize and interrupt every thread not yet
@@ -318,10 +317,9 @@ static int seize_pass(struct hw_freeze *f, size_t *added, struct hw_err *e)
 	if (!d) {
 		if (errno == ENOENT || errno == ESRCH)
 			return hw_err_set(e, first ? HW_EEXITED : HW_ENOPROC, 0,
-					  first ? "pid %d: process exited" : "pid %d: no such process",
-					  (int)f->pid);
+					  first ? "process exited" : "no such process");
 		return hw_err_set(e, errno == EACCES ? HW_EPERM : HW_ESYS, errno,
-				  "pid %d: listing its threads", (int)f->pid);
+				  "listing its threads");
 	}
 	while ((de = readdir(d))) {
 		char *end;
@@ -340,8 +338,8 @@ static int seize_pass(struct hw_freeze *f, size_t *added, struct hw_err *e)
 					goto fail;
 				continue;
 			}
-			hw_err_set(e, HW_ESYS, errno, "pid %d: PTRACE_SEIZE of thread %d",
-				   (int)f->pid, (int)tid);
+			hw_err_set(e, HW_ESYS, errno, "PTRACE_SEIZE of thread %d",
+				   (int)tid);
 			goto fail;
 		}
 		if (!f->t_begin_ns)
@@ -349,8 +347,8 @@ static int seize_pass(struct hw_freeze *f, size_t *added, struct hw_err *e)
 		f->threads[f->ntids++] = (struct hw_frozen_thread){ tid, 0, 0 };
 		/* ESRCH: it died already; collecting says so. */
 		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH) {
-			hw_err_set(e, HW_ESYS, errno, "pid %d: PTRACE_INTERRUPT of thread %d",
-				   (int)f->pid, (int)tid);
+			hw_err_set(e, HW_ESYS, errno, "PTRACE_INTERRUPT of thread %d",
+				   (int)tid);
 			goto fail;
 		}
 	}
@@ -366,8 +364,8 @@ static int seize_pass(struct hw_freeze *f, size_t *added, struct hw_err *e)
 			int r = collect_stop(f, th);
 
 			if (r < 0) {
-				hw_err_set(e, HW_ESYS, errno, "pid %d: waiting for thread %d to stop",
-					   (int)f->pid, (int)th->tid);
+				hw_err_set(e, HW_ESYS, errno, "waiting for thread %d to stop",
+					   (int)th->tid);
 				goto fail;
 			}
 			if (r == 0)
@@ -398,15 +396,15 @@ int hw_freeze_begin(struct hw_freeze *f, pid_t pid, struct hw_err *e)
 	int keep;
 
 	if (f->active || f->ntids)
-		return hw_err_set(e, HW_ESYS, EALREADY, "pid %d: freeze already in effect on pid %d",
-				  (int)pid, (int)f->pid);
+		return hw_err_set(e, HW_ESYS, EALREADY, "a freeze of pid %d is already in effect",
+				  (int)f->pid);
 	f->pid = pid;
 	f->t_begin_ns = f->t_end_ns = 0;
 	f->was_stopped = 0;
 	if (pid <= 0)
-		return hw_err_set(e, HW_ENOPROC, 0, "pid %d: no such process", (int)pid);
+		return hw_err_set(e, HW_ENOPROC, 0, "no such process");
 	if (pid == getpid())
-		return hw_err_set(e, HW_EPERM, 0, "pid %d: is heapwatch itself", (int)pid);
+		return hw_err_set(e, HW_EPERM, 0, "that is heapwatch itself");
 	/* Another tracer is named when PTRACE_SEIZE refuses a thread
 	 * (refused()), from that thread's own TracerPid: the same answer as
 	 * reading TracerPid first, 4 us cheaper, and also right for a tracer
@@ -418,15 +416,15 @@ int hw_freeze_begin(struct hw_freeze *f, pid_t pid, struct hw_err *e)
 			goto fail;
 		if (added == 0) {
 			if (f->ntids == 0) {
-				hw_err_set(e, HW_EEXITED, 0, "pid %d: process exited", (int)pid);
+				hw_err_set(e, HW_EEXITED, 0, "process exited");
 				goto fail;
 			}
 			f->active = 1;
 			return 0;
 		}
 	}
-	hw_err_set(e, HW_ELIMIT, 0, "pid %d: threads kept appearing after %d passes",
-		   (int)pid, MAX_PASSES);
+	hw_err_set(e, HW_ELIMIT, 0, "threads kept appearing after %d passes",
+		   MAX_PASSES);
 fail:
 	keep = errno;
 	release_all(f, NULL);

@@ -23,12 +23,11 @@ struct hw_mem {
 	struct hw_mem_stats st;
 };
 
-static int fail_errno(struct hw_err *e, int err, pid_t pid, uint64_t addr,
-		      size_t len)
+/* Errors name no pid: the caller that owns the context does. */
+static int fail_errno(struct hw_err *e, int err, uint64_t addr, size_t len)
 {
 	if (err == ESRCH)
-		return hw_err_set(e, HW_EEXITED, 0, "pid %d: process exited",
-				  (int)pid);
+		return hw_err_set(e, HW_EEXITED, 0, "process exited");
 	if (err == EPERM || err == EACCES)
 		return hw_err_set(e, HW_EPERM, err,
 				  "reading %zu bytes at 0x%llx", len,
@@ -47,8 +46,7 @@ static int open_procfs(struct hw_mem *m, struct hw_err *e)
 		int err = errno;
 
 		if (err == ENOENT)
-			return hw_err_set(e, HW_ENOPROC, 0,
-					  "pid %d: no such process", (int)m->pid);
+			return hw_err_set(e, HW_ENOPROC, 0, "no such process");
 		return hw_err_set(e, err == EACCES || err == EPERM ? HW_EPERM :
 				  HW_ESYS, err, "opening %s", path);
 	}
@@ -81,14 +79,13 @@ struct hw_mem *hw_mem_open_pid(pid_t pid, int kind_pref, struct hw_err *e)
 			int err = errno;
 
 			if (err == ESRCH) {
-				hw_err_set(e, HW_ENOPROC, 0,
-					   "pid %d: no such process", (int)pid);
+				hw_err_set(e, HW_ENOPROC, 0, "no such process");
 				goto fail;
 			}
 			if (kind_pref == HW_MEM_VMREADV ||
 			    (err != ENOSYS && err != EPERM)) {
 				hw_err_set(e, err == EPERM ? HW_EPERM : HW_ESYS, err,
-					   "pid %d: process_vm_readv", (int)pid);
+					   "process_vm_readv");
 				goto fail;
 			}
 			/* ENOSYS (seccomp, old kernel) or EPERM under
@@ -201,18 +198,18 @@ int hw_mem_read(struct hw_mem *m, uint64_t addr, void *dst, size_t len,
 		return 0;
 	if (addr + len < addr) {
 		errno = EFAULT;
-		return fail_errno(e, EFAULT, m->pid, addr, len);
+		return fail_errno(e, EFAULT, addr, len);
 	}
 	switch (m->kind) {
 	case HW_MEM_BUFFER:
 		__atomic_add_fetch(&m->st.calls, 1, __ATOMIC_RELAXED);
 		if (buffer_read(m, addr, dst, len) < 0)
-			return fail_errno(e, errno, m->pid, addr, len);
+			return fail_errno(e, errno, addr, len);
 		__atomic_add_fetch(&m->st.bytes, len, __ATOMIC_RELAXED);
 		return 0;
 	case HW_MEM_PROCFS:
 		if (procfs_read(m, addr, dst, len) < 0)
-			return fail_errno(e, errno, m->pid, addr, len);
+			return fail_errno(e, errno, addr, len);
 		return 0;
 	case HW_MEM_VMREADV: {
 		struct iovec l = { dst, len };
@@ -224,9 +221,9 @@ int hw_mem_read(struct hw_mem *m, uint64_t addr, void *dst, size_t len,
 		} while (n < 0 && errno == EINTR);
 		__atomic_add_fetch(&m->st.calls, 1, __ATOMIC_RELAXED);
 		if (n < 0)
-			return fail_errno(e, errno, m->pid, addr, len);
+			return fail_errno(e, errno, addr, len);
 		if ((size_t)n != len)
-			return fail_errno(e, EFAULT, m->pid, addr, len);
+			return fail_errno(e, EFAULT, addr, len);
 		__atomic_add_fetch(&m->st.bytes, len, __ATOMIC_RELAXED);
 		return 0;
 	}
@@ -304,8 +301,7 @@ long hw_mem_readv(struct hw_mem *m, struct hw_mem_seg *segs, size_t n,
 		long got = vm_batch(m, segs + i, n - i, &gone);
 
 		if (gone)
-			return hw_err_set(e, HW_EEXITED, 0, "pid %d: process exited",
-					  (int)m->pid);
+			return hw_err_set(e, HW_EEXITED, 0, "process exited");
 		okcount += got;
 		i += (size_t)got;
 		if (i < n && (size_t)got < IOV_MAX && !segs[i].ok) {

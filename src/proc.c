@@ -21,13 +21,15 @@
 #define DELETED_SUFFIX " (deleted)"
 #define DELETED_LEN (sizeof DELETED_SUFFIX - 1)
 
-static int proc_fail(struct hw_err *e, pid_t pid, const char *what, int err)
+/* Errors name no pid: the caller that owns the context does. */
+static int proc_fail(struct hw_err *e, const char *what, int err)
 {
 	if (err == ENOENT || err == ESRCH)
-		return hw_err_set(e, HW_ENOPROC, 0, "pid %d: no such process", (int)pid);
+		return hw_err_set(e, HW_ENOPROC, 0, strncmp(what, "thread", 6) == 0 ?
+				  "no such thread" : "no such process");
 	if (err == EACCES || err == EPERM)
-		return hw_err_set(e, HW_EPERM, err, "pid %d: reading %s", (int)pid, what);
-	return hw_err_set(e, HW_ESYS, err, "pid %d: reading %s", (int)pid, what);
+		return hw_err_set(e, HW_EPERM, err, "reading %s", what);
+	return hw_err_set(e, HW_ESYS, err, "reading %s", what);
 }
 
 /* Read a small /proc file into buf (NUL-terminated, at most size-1 bytes);
@@ -123,7 +125,7 @@ static int parse_stat(char *buf, pid_t id, struct hw_proc_stat *st, struct hw_er
 	open_p = strchr(buf, '(');
 	close_p = strrchr(buf, ')');
 	if (!open_p || !close_p || close_p < open_p || close_p[1] != ' ' || !close_p[2])
-		return hw_err_set(e, HW_ESYS, 0, "pid %d: unreadable /proc stat", (int)id);
+		return hw_err_set(e, HW_ESYS, 0, "unreadable /proc stat of %d", (int)id);
 	cl = (size_t)(close_p - open_p - 1);
 	if (cl >= sizeof st->comm)
 		cl = sizeof st->comm - 1;
@@ -153,7 +155,7 @@ int hw_proc_stat(pid_t pid, struct hw_proc_stat *st, struct hw_err *e)
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if (slurp(path, buf, sizeof buf) < 0)
-		return proc_fail(e, pid, "stat", errno);
+		return proc_fail(e, "stat", errno);
 	return parse_stat(buf, pid, st, e);
 }
 
@@ -164,7 +166,7 @@ int hw_proc_task_stat(pid_t pid, pid_t tid, struct hw_proc_stat *st,
 
 	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
 	if (slurp(path, buf, sizeof buf) < 0)
-		return proc_fail(e, pid, "thread stat", errno);
+		return proc_fail(e, "thread stat", errno);
 	return parse_stat(buf, tid, st, e);
 }
 
@@ -199,7 +201,7 @@ int hw_proc_status(pid_t pid, struct hw_proc_status *st, struct hw_err *e)
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if (slurp(path, buf, sizeof buf) < 0)
-		return proc_fail(e, pid, "status", errno);
+		return proc_fail(e, "status", errno);
 	parse_status(buf, st);
 	return 0;
 }
@@ -211,7 +213,7 @@ int hw_proc_task_status(pid_t pid, pid_t tid, struct hw_proc_status *st,
 
 	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
 	if (slurp(path, buf, sizeof buf) < 0)
-		return proc_fail(e, pid, "thread status", errno);
+		return proc_fail(e, "thread status", errno);
 	parse_status(buf, st);
 	return 0;
 }
@@ -258,7 +260,7 @@ int hw_proc_mem(pid_t pid, struct hw_proc_mem *m, struct hw_err *e)
 	}
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if (slurp(path, buf, sizeof buf) < 0)
-		return proc_fail(e, pid, "status", errno);
+		return proc_fail(e, "status", errno);
 	m->rss = kb_field(buf, "VmRSS:");
 	return 0;
 }
@@ -317,10 +319,10 @@ int hw_proc_maps(pid_t pid, struct hw_maps *out, struct hw_err *e)
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return proc_fail(e, pid, "maps", errno);
+		return proc_fail(e, "maps", errno);
 	m = malloc(sizeof *m);
 	if (!m) {
-		hw_err_set(e, HW_ENOMEM, ENOMEM, "pid %d: reading maps", (int)pid);
+		hw_err_set(e, HW_ENOMEM, ENOMEM, "reading maps");
 		goto cleanup;
 	}
 	/* getline: a line is as long as its path, which may exceed PATH_MAX. */
@@ -333,7 +335,7 @@ int hw_proc_maps(pid_t pid, struct hw_maps *out, struct hw_err *e)
 			struct hw_map *nv = realloc(out->v, nc * sizeof *nv);
 
 			if (!nv) {
-				hw_err_set(e, HW_ENOMEM, ENOMEM, "pid %d: reading maps", (int)pid);
+				hw_err_set(e, HW_ENOMEM, ENOMEM, "reading maps");
 				goto cleanup;
 			}
 			out->v = nv;
@@ -342,7 +344,7 @@ int hw_proc_maps(pid_t pid, struct hw_maps *out, struct hw_err *e)
 		out->v[out->n++] = *m;
 	}
 	if (ferror(f)) {
-		proc_fail(e, pid, "maps", errno ? errno : EIO);
+		proc_fail(e, "maps", errno ? errno : EIO);
 		goto cleanup;
 	}
 	rc = 0;
@@ -387,12 +389,11 @@ ssize_t hw_proc_cmdline(pid_t pid, char *buf, size_t size, struct hw_err *e)
 	ssize_t n;
 
 	if (size == 0)
-		return hw_err_set(e, HW_EUSAGE, 0, "pid %d: no room for the command line",
-				  (int)pid);
+		return hw_err_set(e, HW_EUSAGE, 0, "no room for the command line");
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
 	n = slurp(path, buf, size);
 	if (n < 0)
-		return proc_fail(e, pid, "cmdline", errno);
+		return proc_fail(e, "cmdline", errno);
 	for (ssize_t i = 0; i < n; i++)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
@@ -410,8 +411,7 @@ int hw_proc_exe(pid_t pid, char *buf, size_t size, int *deleted, struct hw_err *
 	if (deleted)
 		*deleted = 0;
 	if (size < 2)
-		return hw_err_set(e, HW_EUSAGE, 0, "pid %d: no room for the executable path",
-				  (int)pid);
+		return hw_err_set(e, HW_EUSAGE, 0, "no room for the executable path");
 	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
 	n = readlink(path, buf, size);
 	if (n < 0) {
@@ -421,14 +421,13 @@ int hw_proc_exe(pid_t pid, char *buf, size_t size, int *deleted, struct hw_err *
 		snprintf(path, sizeof path, "/proc/%d", (int)pid);
 		if (err == ENOENT && access(path, F_OK) == 0)
 			return hw_err_set(e, HW_ENOPROC, 0,
-					  "pid %d: no executable (a zombie or a kernel thread)",
-					  (int)pid);
-		return proc_fail(e, pid, "exe", err);
+					  "no executable (a zombie or a kernel thread)");
+		return proc_fail(e, "exe", err);
 	}
 	if ((size_t)n >= size) {
 		buf[size - 1] = '\0';
-		return hw_err_set(e, HW_ELIMIT, 0, "pid %d: executable path longer than %zu bytes",
-				  (int)pid, size - 1);
+		return hw_err_set(e, HW_ELIMIT, 0, "executable path longer than %zu bytes",
+				  size - 1);
 	}
 	buf[n] = '\0';
 	if ((size_t)n > DELETED_LEN && strcmp(buf + n - DELETED_LEN, DELETED_SUFFIX) == 0) {
@@ -467,7 +466,7 @@ static int list_dir(const char *path, struct pid_vec *pv, pid_t pid, struct hw_e
 
 	if (!d) {
 		if (pid > 0)
-			return proc_fail(e, pid, "its threads", errno);
+			return proc_fail(e, "its threads", errno);
 		return hw_err_set(e, HW_ESYS, errno, "listing %s", path);
 	}
 	while ((de = readdir(d))) {
@@ -539,7 +538,7 @@ static int children_from_files(pid_t pid, struct pid_vec *pv, struct hw_err *e)
 		if (slurp_all(path, &buf) < 0) {
 			if (errno == ENOENT || errno == ESRCH)
 				continue; /* that thread exited meanwhile */
-			proc_fail(e, pid, "children", errno);
+			proc_fail(e, "children", errno);
 			goto cleanup;
 		}
 		nread++;
@@ -558,7 +557,7 @@ static int children_from_files(pid_t pid, struct pid_vec *pv, struct hw_err *e)
 		free(buf);
 	}
 	/* Every thread vanished while we read: so did the process. */
-	rc = nread ? 0 : proc_fail(e, pid, "children", ENOENT);
+	rc = nread ? 0 : proc_fail(e, "children", ENOENT);
 cleanup:
 	free(tasks);
 	return rc;

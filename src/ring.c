@@ -8,6 +8,7 @@
 #include "heapwatch/ring.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 struct hw_ring {
@@ -21,22 +22,24 @@ struct hw_ring {
 };
 
 struct hw_ring *hw_ring_new_pool(size_t capacity, uint32_t max_types,
-				 size_t pool_types)
+				 size_t pool_types, struct hw_err *e)
 {
 	struct hw_ring *r;
 
-	if (capacity == 0 || pool_types < max_types) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (capacity == 0)
+		return hw_err_set(e, HW_EUSAGE, EINVAL, "a ring of 0 samples"), NULL;
+	if (pool_types < max_types)
+		return hw_err_set(e, HW_EUSAGE, EINVAL,
+				  "a ring pool of %zu types cannot hold one sample of %u",
+				  pool_types, (unsigned)max_types), NULL;
 	if (pool_types > SIZE_MAX / sizeof(struct hw_sample_type) ||
-	    capacity > SIZE_MAX / sizeof(struct hw_sample)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	    capacity > SIZE_MAX / sizeof(struct hw_sample))
+		return hw_err_set(e, HW_ENOMEM, ENOMEM,
+				  "a ring of %zu samples and %zu types is too large",
+				  capacity, pool_types), NULL;
 	r = calloc(1, sizeof *r);
 	if (!r)
-		return NULL;
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the ring"), NULL;
 	r->slots = calloc(capacity, sizeof *r->slots);
 	r->span = calloc(capacity, sizeof *r->span);
 	/* calloc(0) may return NULL: allocate one entry so that NULL always
@@ -44,8 +47,9 @@ struct hw_ring *hw_ring_new_pool(size_t capacity, uint32_t max_types,
 	r->pool = calloc(pool_types ? pool_types : 1, sizeof *r->pool);
 	if (!r->slots || !r->span || !r->pool) {
 		hw_ring_free(r);
-		errno = ENOMEM;
-		return NULL;
+		return hw_err_set(e, HW_ENOMEM, ENOMEM,
+				  "allocating a ring of %zu samples and %zu types",
+				  capacity, pool_types), NULL;
 	}
 	r->cap = capacity;
 	r->pool_cap = pool_types;
@@ -53,13 +57,14 @@ struct hw_ring *hw_ring_new_pool(size_t capacity, uint32_t max_types,
 	return r;
 }
 
-struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types)
+struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types,
+			    struct hw_err *e)
 {
-	if (cap_types && capacity > SIZE_MAX / cap_types) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return hw_ring_new_pool(capacity, cap_types, capacity * cap_types);
+	if (cap_types && capacity > SIZE_MAX / cap_types)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM,
+				  "a ring of %zu samples of %u types is too large",
+				  capacity, (unsigned)cap_types), NULL;
+	return hw_ring_new_pool(capacity, cap_types, capacity * cap_types, e);
 }
 
 void hw_ring_free(struct hw_ring *r)

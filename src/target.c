@@ -396,20 +396,20 @@ static int check_debug_offsets(struct hw_target *t, Elf *elf, const struct elfob
 
 	if (!o->have[SYM_RUNTIME] || file_bytes(elf, o, o->val[SYM_RUNTIME], hdr, sizeof hdr) < 0)
 		return hw_err_set(e, HW_EVERSION, 0,
-				  "pid %d: %s: Py_Version says %s but _PyRuntime has no "
+				  "%s: Py_Version says %s but _PyRuntime has no "
 				  "initialised _Py_DebugOffsets in the file",
-				  (int)t->pid, t->elf_path, t->version);
+				  t->elf_path, t->version);
 	if (memcmp(hdr, "xdebugpy", 8) != 0)
 		return hw_err_set(e, HW_EVERSION, 0,
-				  "pid %d: %s: Py_Version says %s but _PyRuntime does not "
+				  "%s: Py_Version says %s but _PyRuntime does not "
 				  "start with the _Py_DebugOffsets cookie",
-				  (int)t->pid, t->elf_path, t->version);
+				  t->elf_path, t->version);
 	memcpy(&version, hdr + 8, 8);
 	memcpy(&ft, hdr + 16, 8);
 	if (version != t->version_hex)
 		return hw_err_set(e, HW_EVERSION, 0,
-				  "pid %d: %s: Py_Version 0x%08x but _Py_DebugOffsets.version 0x%08llx",
-				  (int)t->pid, t->elf_path, (unsigned)t->version_hex,
+				  "%s: Py_Version 0x%08x but _Py_DebugOffsets.version 0x%08llx",
+				  t->elf_path, (unsigned)t->version_hex,
 				  (unsigned long long)version);
 	t->free_threaded = ft != 0;
 	return 0;
@@ -509,15 +509,15 @@ static int choose_open_path(pid_t pid, const char *path, bool is_exe, bool exe_d
 	}
 	if (err == ESRCH || err == ENOENT) {
 		if (kill(pid, 0) < 0 && errno == ESRCH)
-			return hw_err_set(e, HW_ENOPROC, 0, "pid %d: no such process", (int)pid);
+			return hw_err_set(e, HW_ENOPROC, 0, "no such process");
 	}
 	if (err == EPERM || err == EACCES)
 		return hw_err_set(e, HW_EPERM, err,
-				  "pid %d: %s was deleted or replaced on disk, and opening "
+				  "%s was deleted or replaced on disk, and opening "
 				  "the mapped copy (%s) needs CAP_SYS_ADMIN",
-				  (int)pid, path, alt);
-	return hw_err_set(e, HW_EIO, err, "pid %d: %s was deleted or replaced on disk; "
-			  "opening %s", (int)pid, path, alt[0] ? alt : "its mapping");
+				  path, alt);
+	return hw_err_set(e, HW_EIO, err, "%s was deleted or replaced on disk; "
+			  "opening %s", path, alt[0] ? alt : "its mapping");
 }
 
 /* Load bias of an ET_DYN object: the lowest mapping maps file offset
@@ -582,9 +582,9 @@ static int try_candidate(struct hw_target *t, const struct hw_maps *maps,
 	fd = open(open_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EPERM || errno == EACCES)
-			return hw_err_set(e, HW_EPERM, errno, "pid %d: opening %s",
-					  (int)t->pid, open_path);
-		return hw_err_set(e, HW_EIO, errno, "pid %d: opening %s", (int)t->pid, open_path);
+			return hw_err_set(e, HW_EPERM, errno, "opening %s",
+					  open_path);
+		return hw_err_set(e, HW_EIO, errno, "opening %s", open_path);
 	}
 	memset(&o, 0, sizeof o);
 	elf_version(EV_CURRENT);
@@ -602,8 +602,8 @@ static int try_candidate(struct hw_target *t, const struct hw_maps *maps,
 	}
 	if (o.type == ET_DYN) {
 		if (!m0 || load_bias(&o, m0, &bias) < 0) {
-			hw_err_set(e, HW_ELAYOUT, 0, "pid %d: %s defines %s but its "
-				   "mappings give no load address", (int)t->pid, path,
+			hw_err_set(e, HW_ELAYOUT, 0, "%s defines %s but its "
+				   "mappings give no load address", path,
 				   syms[o.have[SYM_RUNTIME] ? SYM_RUNTIME : SYM_GEN0].name);
 			goto out;
 		}
@@ -633,8 +633,8 @@ static int try_candidate(struct hw_target *t, const struct hw_maps *maps,
 	entry_name = t->runtime_addr ? "_PyRuntime" : "_PyGC_generation0";
 	load_range(&o, bias, &lo, &hi);
 	if (entry < lo || entry >= hi || !hw_maps_find(maps, entry)) {
-		hw_err_set(e, HW_ELAYOUT, 0, "pid %d: %s of %s would be at 0x%llx "
-			   "(load bias 0x%llx), outside its mapped image", (int)t->pid,
+		hw_err_set(e, HW_ELAYOUT, 0, "%s of %s would be at 0x%llx "
+			   "(load bias 0x%llx), outside its mapped image",
 			   entry_name, path, (unsigned long long)entry,
 			   (unsigned long long)bias);
 		goto out;
@@ -669,8 +669,8 @@ int hw_target_open(struct hw_target *t, pid_t pid, struct hw_err *e)
 		/* A kernel thread, or a zombie, has a /proc entry but no exe. */
 		snprintf(dir, sizeof dir, "/proc/%d", (int)pid);
 		if (e && e->code == HW_ENOPROC && access(dir, F_OK) == 0)
-			return hw_err_set(e, HW_ENOTPY, 0, "pid %d: not a CPython process "
-					  "(no executable: a kernel thread or a zombie)", (int)pid);
+			return hw_err_set(e, HW_ENOTPY, 0, "not a CPython process "
+					  "(no executable: a kernel thread or a zombie)");
 		return -1;
 	}
 	if (hw_proc_maps(pid, &maps, e) < 0)
@@ -715,14 +715,14 @@ int hw_target_open(struct hw_target *t, pid_t pid, struct hw_err *e)
 		/* a file we could not read may have been the interpreter */
 		hw_err_copy(e, &first_err);
 	} else if (!libs_len) {
-		hw_err_set(e, HW_ENOTPY, 0, "pid %d: not a CPython process (executable %s "
-			   "maps no libpython and defines no _PyRuntime)", (int)pid, t->exe);
+		hw_err_set(e, HW_ENOTPY, 0, "not a CPython process (executable %s "
+			   "maps no libpython and defines no _PyRuntime)", t->exe);
 	} else {
 		if (libs_len >= sizeof libs)
 			strcpy(libs + sizeof libs - 4, "...");
-		hw_err_set(e, HW_ENOTPY, 0, "pid %d: not a CPython process (neither the "
+		hw_err_set(e, HW_ENOTPY, 0, "not a CPython process (neither the "
 			   "executable %s nor %s defines _PyRuntime or _PyGC_generation0)",
-			   (int)pid, t->exe, libs);
+			   t->exe, libs);
 	}
 out:
 	hw_maps_fini(&maps);

@@ -12,32 +12,39 @@
 
 #include <stddef.h>
 
-/* X(name, exit status, short description).  Exit status: 2 for usage and
- * configuration errors, 1 for every runtime failure. */
+/* X(name, exit status, class, short description).
+ * Exit status: 2 for usage and configuration errors, 1 for every runtime
+ * failure.  Class, for whoever decides whether to try again:
+ *   LASTING    will not go away by itself for this process (not Python,
+ *              permission, another tracer, version, layout, free-threaded
+ *              build; usage and configuration errors);
+ *   TRANSIENT  may well not happen next time (a collection running, a
+ *              snapshot that lacked memory, the process exiting, a stop
+ *              that took too long, I/O, memory, interruption, ...). */
 #define HW_ERR_CODES(X)                                                      \
-	X(HW_OK,          0, "success")                                      \
-	X(HW_EUSAGE,      2, "usage error")                                  \
-	X(HW_ECONFIG,     2, "configuration error")                          \
-	X(HW_ENOPROC,     1, "no such process")                              \
-	X(HW_ENOTPY,      1, "not a CPython process")                        \
-	X(HW_EPERM,       1, "permission denied")                            \
-	X(HW_ETRACED,     1, "already traced")                               \
-	X(HW_EVERSION,    1, "unsupported CPython version")                  \
-	X(HW_ELAYOUT,     1, "unsupported or inconsistent layout")           \
-	X(HW_EFREETHR,    1, "free-threaded CPython build")                  \
-	X(HW_EEXITED,     1, "process exited")                               \
-	X(HW_ECORRUPT,    1, "inconsistent heap")                            \
-	X(HW_EBUSY,       1, "garbage collection in progress")               \
-	X(HW_EMISS,       1, "snapshot lacks memory")                        \
-	X(HW_ETIMEOUT,    1, "pause budget exceeded")                        \
-	X(HW_ELIMIT,      1, "resource limit reached")                       \
-	X(HW_EIO,         1, "input/output error")                           \
-	X(HW_ENOMEM,      1, "out of memory")                                \
-	X(HW_EINTR,       1, "interrupted")                                  \
-	X(HW_ESYS,        1, "system error")
+	X(HW_OK,          0, TRANSIENT, "success")                           \
+	X(HW_EUSAGE,      2, LASTING,   "usage error")                       \
+	X(HW_ECONFIG,     2, LASTING,   "configuration error")               \
+	X(HW_ENOPROC,     1, TRANSIENT, "no such process")                   \
+	X(HW_ENOTPY,      1, LASTING,   "not a CPython process")             \
+	X(HW_EPERM,       1, LASTING,   "permission denied")                 \
+	X(HW_ETRACED,     1, LASTING,   "already traced")                    \
+	X(HW_EVERSION,    1, LASTING,   "unsupported CPython version")       \
+	X(HW_ELAYOUT,     1, LASTING,   "unsupported or inconsistent layout") \
+	X(HW_EFREETHR,    1, LASTING,   "free-threaded CPython build")       \
+	X(HW_EEXITED,     1, TRANSIENT, "process exited")                    \
+	X(HW_ECORRUPT,    1, TRANSIENT, "inconsistent heap")                 \
+	X(HW_EBUSY,       1, TRANSIENT, "garbage collection in progress")    \
+	X(HW_EMISS,       1, TRANSIENT, "snapshot lacks memory")             \
+	X(HW_ETIMEOUT,    1, TRANSIENT, "pause budget exceeded")             \
+	X(HW_ELIMIT,      1, TRANSIENT, "resource limit reached")            \
+	X(HW_EIO,         1, TRANSIENT, "input/output error")                \
+	X(HW_ENOMEM,      1, TRANSIENT, "out of memory")                     \
+	X(HW_EINTR,       1, TRANSIENT, "interrupted")                       \
+	X(HW_ESYS,        1, TRANSIENT, "system error")
 
 enum hw_code {
-#define HW_ERR_ENUM(name, status, desc) name,
+#define HW_ERR_ENUM(name, status, class, desc) name,
 	HW_ERR_CODES(HW_ERR_ENUM)
 #undef HW_ERR_ENUM
 	HW_ERR_NCODES
@@ -72,6 +79,15 @@ const char *hw_err_str(const struct hw_err *e, char *buf, size_t size);
 /* Name ("HW_EPERM") and description of a code; never NULL. */
 const char *hw_err_code_name(enum hw_code code);
 const char *hw_err_code_desc(enum hw_code code);
+
+enum hw_err_class {
+	HW_TRANSIENT = 0,
+	HW_LASTING,
+};
+/* The class of a code (see HW_ERR_CODES); HW_TRANSIENT for an unknown one. */
+enum hw_err_class hw_err_code_class(enum hw_code code);
+/* hw_err_code_class(code) == HW_LASTING. */
+int hw_err_lasting(enum hw_code code);
 
 /* Process exit status for an error: 0, 1 or 2 (see HW_ERR_CODES). */
 int hw_err_exit_status(const struct hw_err *e);

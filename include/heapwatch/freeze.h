@@ -67,11 +67,11 @@ void hw_freeze_init(struct hw_freeze *f);
  * neither stopped by us nor dead, at most 100 passes).  Threads that exit
  * meanwhile are dropped.  Returns 0 with f->active set and every live
  * thread in a tracing stop ('t'), or -1 after releasing everything seized
- * so far, with:
- *   HW_ENOPROC  no process pid ("pid N: no such process");
+ * so far, with (messages never name pid: the caller does):
+ *   HW_ENOPROC  no process pid ("no such process");
  *   HW_EEXITED  it exited (or is a zombie) before all was stopped;
- *   HW_ETRACED  a thread is traced by another process ("pid N: already
- *               traced by pid M (gdb)");
+ *   HW_ETRACED  a thread is traced by another process ("already traced
+ *               by pid M (gdb)");
  *   HW_EPERM    ptrace refused (text from hw_proc_explain_eperm), or pid
  *               is our own process;
  *   HW_ELIMIT   threads kept appearing for 100 passes;

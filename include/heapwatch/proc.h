@@ -2,6 +2,8 @@
  *
  * Identity: a pid alone is reused by the kernel; (pid, starttime) is not.
  * Freezing a process is freeze.h's business.
+ * Errors never name the pid (or tid) asked about: the caller, which owns
+ * that context, does.
  */
 #ifndef HEAPWATCH_PROC_H
 #define HEAPWATCH_PROC_H
@@ -24,7 +26,7 @@ struct hw_proc_stat {
 };
 
 /* Parse /proc/PID/stat (splitting after the LAST ')').  Returns 0, or -1
- * with HW_ENOPROC ("pid N: no such process"), HW_EPERM (EACCES) or
+ * with HW_ENOPROC ("no such process"), HW_EPERM (EACCES) or
  * HW_ESYS (unreadable text).  e may be NULL. */
 int hw_proc_stat(pid_t pid, struct hw_proc_stat *st, struct hw_err *e);
 

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heapwatch/err.h"
 #include "heapwatch/sample.h"
 
 struct hw_ring;
@@ -21,14 +22,15 @@ struct hw_ring;
 /* A ring of capacity samples (>= 1) of up to max_types types each,
  * whose types share a pool of pool_types entries (>= max_types; with
  * pool_types = capacity * max_types every slot can hold max_types).
- * Returns NULL with errno set: EINVAL for capacity 0 or a pool smaller
- * than max_types, ENOMEM when out of memory or on overflow.  Free with
- * hw_ring_free(). */
+ * Returns NULL with e filled (e may be NULL): HW_EUSAGE for capacity 0 or
+ * a pool smaller than max_types, HW_ENOMEM when out of memory or on
+ * overflow.  Free with hw_ring_free(). */
 struct hw_ring *hw_ring_new_pool(size_t capacity, uint32_t max_types,
-				 size_t pool_types);
+				 size_t pool_types, struct hw_err *e);
 
-/* hw_ring_new_pool(capacity, cap_types, capacity * cap_types). */
-struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types);
+/* hw_ring_new_pool(capacity, cap_types, capacity * cap_types, e). */
+struct hw_ring *hw_ring_new(size_t capacity, uint32_t cap_types,
+			    struct hw_err *e);
 
 /* Free the ring and every sample in it.  NULL is fine. */
 void hw_ring_free(struct hw_ring *r);

@@ -123,9 +123,10 @@ struct hw_target {
 /* Identify the interpreter of pid: reads /proc and the ELF files only
  * (no ptrace, no read of the target's memory).  Candidates are the
  * executable, then every mapped libpython*; the first that defines
- * _PyRuntime or _PyGC_generation0 wins.  Errors name the pid: HW_ENOPROC,
+ * _PyRuntime or _PyGC_generation0 wins.  Errors do not name the pid (the
+ * session does): HW_ENOPROC,
  * HW_EPERM (including a deleted libpython that /proc/PID/map_files would
- * need CAP_SYS_ADMIN to open), HW_ENOTPY ("pid N: not a CPython process
+ * need CAP_SYS_ADMIN to open), HW_ENOTPY ("not a CPython process
  * (executable /usr/bin/foo maps no libpython and defines no _PyRuntime)"),
  * HW_EVERSION (3.13+: Py_Version and _Py_DebugOffsets disagree),
  * HW_ELAYOUT (the symbol's address falls outside the object's mappings). */

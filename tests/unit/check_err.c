@@ -49,6 +49,34 @@ START_TEST(test_truncation)
 }
 END_TEST
 
+/* The retry classes the daemon decides by: what cannot change for a
+ * process without someone acting is lasting, the rest transient. */
+START_TEST(test_classes)
+{
+	static const enum hw_code lasting[] = {
+		HW_EUSAGE, HW_ECONFIG, HW_ENOTPY, HW_EPERM, HW_ETRACED,
+		HW_EVERSION, HW_ELAYOUT, HW_EFREETHR,
+	};
+	static const enum hw_code transient[] = {
+		HW_ENOPROC, HW_EEXITED, HW_ECORRUPT, HW_EBUSY, HW_EMISS,
+		HW_ETIMEOUT, HW_ELIMIT, HW_EIO, HW_ENOMEM, HW_EINTR, HW_ESYS,
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof lasting / sizeof *lasting; i++, n++) {
+		ck_assert_int_eq(hw_err_code_class(lasting[i]), HW_LASTING);
+		ck_assert_int_eq(hw_err_lasting(lasting[i]), 1);
+	}
+	for (size_t i = 0; i < sizeof transient / sizeof *transient; i++, n++) {
+		ck_assert_int_eq(hw_err_code_class(transient[i]), HW_TRANSIENT);
+		ck_assert_int_eq(hw_err_lasting(transient[i]), 0);
+	}
+	/* every code but HW_OK is listed above, once */
+	ck_assert_uint_eq(n, HW_ERR_NCODES - 1);
+	ck_assert_int_eq(hw_err_code_class((enum hw_code)1000), HW_TRANSIENT);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("err");
@@ -57,6 +85,7 @@ int main(void)
 	tcase_add_test(tc, test_chain);
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_truncation);
+	tcase_add_test(tc, test_classes);
 	suite_add_tcase(s, tc);
 	return hw_run_suite(s);
 }

@@ -1,6 +1,6 @@
 /* check_ring.c - the sample ring and sample copies: order, wraparound,
  * drop counting, pop, capacity 1, type truncation, and no allocation after
- * hw_ring_new(). */
+ * hw_ring_new(, NULL). */
 #include <check.h>
 
 #include "runner.h"
@@ -59,7 +59,7 @@ static void expect(const struct hw_sample *s, int id, uint32_t ntypes)
 
 START_TEST(test_order_and_wraparound)
 {
-	struct hw_ring *r = hw_ring_new(3, 4);
+	struct hw_ring *r = hw_ring_new(3, 4, NULL);
 	struct hw_sample s;
 
 	ck_assert_ptr_nonnull(r);
@@ -105,7 +105,7 @@ END_TEST
 
 START_TEST(test_pop)
 {
-	struct hw_ring *r = hw_ring_new(3, 2);
+	struct hw_ring *r = hw_ring_new(3, 2, NULL);
 	struct hw_sample s;
 
 	hw_ring_pop(r, 1);      /* empty: nothing happens */
@@ -142,7 +142,7 @@ END_TEST
 
 START_TEST(test_capacity_one)
 {
-	struct hw_ring *r = hw_ring_new(1, 3);
+	struct hw_ring *r = hw_ring_new(1, 3, NULL);
 	struct hw_sample s;
 
 	ck_assert_ptr_nonnull(r);
@@ -158,18 +158,29 @@ START_TEST(test_capacity_one)
 	ck_assert_uint_eq(hw_ring_len(r), 0);
 	hw_ring_free(r);
 
-	errno = 0;
-	ck_assert_ptr_null(hw_ring_new(0, 3));
-	ck_assert_int_eq(errno, EINVAL);
-	errno = 0;
-	ck_assert_ptr_null(hw_ring_new(SIZE_MAX / 2, 1000));
-	ck_assert_int_eq(errno, ENOMEM);
+	{
+		struct hw_err e;
+
+		hw_err_clear(&e);
+		ck_assert_ptr_null(hw_ring_new(0, 3, &e));
+		ck_assert_int_eq(e.code, HW_EUSAGE);
+		ck_assert_str_eq(e.msg, "a ring of 0 samples");
+		hw_err_clear(&e);
+		ck_assert_ptr_null(hw_ring_new(SIZE_MAX / 2, 1000, &e));
+		ck_assert_int_eq(e.code, HW_ENOMEM);
+		ck_assert_msg(strstr(e.msg, "too large"), "%s", e.msg);
+		hw_err_clear(&e);
+		ck_assert_ptr_null(hw_ring_new_pool(SIZE_MAX / 8, 1, 1, &e));
+		ck_assert_int_eq(e.code, HW_ENOMEM);
+		/* and without an error struct */
+		ck_assert_ptr_null(hw_ring_new(0, 3, NULL));
+	}
 }
 END_TEST
 
 START_TEST(test_copy_is_a_copy)
 {
-	struct hw_ring *r = hw_ring_new(2, NT);
+	struct hw_ring *r = hw_ring_new(2, NT, NULL);
 	struct hw_sample s;
 
 	mk(&s, 1, 3);
@@ -185,8 +196,8 @@ END_TEST
 
 START_TEST(test_type_truncation)
 {
-	struct hw_ring *r = hw_ring_new(2, 2);
-	struct hw_ring *r0 = hw_ring_new(2, 0);
+	struct hw_ring *r = hw_ring_new(2, 2, NULL);
+	struct hw_ring *r0 = hw_ring_new(2, 0, NULL);
 	struct hw_sample s;
 	const struct hw_sample *p;
 
@@ -221,14 +232,20 @@ END_TEST
  * oldest go when the pool (not the slots) is full, and each drop counts. */
 START_TEST(test_shared_pool)
 {
-	struct hw_ring *r = hw_ring_new_pool(64, NT, 20);
+	struct hw_ring *r = hw_ring_new_pool(64, NT, 20, NULL);
 	struct hw_sample s;
 	unsigned seed = 777;
 	int first = 1, next = 1;
 	uint64_t dropped = 0;
 
 	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_null(hw_ring_new_pool(4, 8, 7));
+	{
+		struct hw_err e;
+
+		ck_assert_ptr_null(hw_ring_new_pool(4, 8, 7, &e));
+		ck_assert_int_eq(e.code, HW_EUSAGE);
+		ck_assert_str_eq(e.msg, "a ring pool of 7 types cannot hold one sample of 8");
+	}
 	/* 8 + 8 fit in 20, a third 8 drops the first */
 	mk(&s, next++, 8);
 	hw_ring_push(r, &s);
@@ -284,7 +301,7 @@ static size_t heap_in_use(void)
 
 START_TEST(test_no_alloc_after_new)
 {
-	struct hw_ring *r = hw_ring_new(16, NT);
+	struct hw_ring *r = hw_ring_new(16, NT, NULL);
 	struct hw_sample s;
 	size_t before, seen = 0;
 

@@ -57,9 +57,9 @@ static void mkdir_tmp(void)
 START_TEST(test_unset_is_noop)
 {
 	unsetenv("NOTIFY_SOCKET");
-	ck_assert_int_eq(hw_sd_notify("READY=1"), 0);
+	ck_assert_int_eq(hw_sd_notify("READY=1", NULL), 0);
 	setenv("NOTIFY_SOCKET", "", 1);
-	ck_assert_int_eq(hw_sd_notify("READY=1"), 0);
+	ck_assert_int_eq(hw_sd_notify("READY=1", NULL), 0);
 }
 END_TEST
 
@@ -72,16 +72,22 @@ START_TEST(test_path_socket)
 	snprintf(path, sizeof path, "%s/notify", dir);
 	fd = listener(path);
 	setenv("NOTIFY_SOCKET", path, 1);
-	ck_assert_int_eq(hw_sd_notify("READY=1"), 1);
+	ck_assert_int_eq(hw_sd_notify("READY=1", NULL), 1);
 	expect_datagram(fd, "READY=1");
-	ck_assert_int_eq(hw_sd_notify("STATUS=3 samples\nWATCHDOG=1"), 1);
+	ck_assert_int_eq(hw_sd_notify("STATUS=3 samples\nWATCHDOG=1", NULL), 1);
 	expect_datagram(fd, "STATUS=3 samples\nWATCHDOG=1");
 	close(fd);
 	unlink(path);
 	/* nobody listens any more: an error, not a hang */
-	errno = 0;
-	ck_assert_int_eq(hw_sd_notify("STOPPING=1"), -1);
-	ck_assert(errno == ENOENT || errno == ECONNREFUSED);
+	{
+		struct hw_err e;
+
+		hw_err_clear(&e);
+		ck_assert_int_eq(hw_sd_notify("STOPPING=1", &e), -1);
+		ck_assert_int_eq(e.code, HW_EIO);
+		ck_assert(e.sys_errno == ENOENT || e.sys_errno == ECONNREFUSED);
+		ck_assert_msg(strstr(e.msg, path), "%s", e.msg);
+	}
 	rmdir(dir);
 }
 END_TEST
@@ -94,7 +100,7 @@ START_TEST(test_abstract_socket)
 	snprintf(name, sizeof name, "@heapwatch-check-%d", (int)getpid());
 	fd = listener(name);
 	setenv("NOTIFY_SOCKET", name, 1);
-	ck_assert_int_eq(hw_sd_notify("READY=1"), 1);
+	ck_assert_int_eq(hw_sd_notify("READY=1", NULL), 1);
 	expect_datagram(fd, "READY=1");
 	close(fd);
 }
@@ -103,20 +109,22 @@ END_TEST
 START_TEST(test_bad_addresses)
 {
 	char longname[200];
+	struct hw_err e;
 
 	setenv("NOTIFY_SOCKET", "relative/path", 1);
-	errno = 0;
-	ck_assert_int_eq(hw_sd_notify("READY=1"), -1);
-	ck_assert_int_eq(errno, EAFNOSUPPORT);
+	ck_assert_int_eq(hw_sd_notify("READY=1", &e), -1);
+	ck_assert_int_eq(e.code, HW_ECONFIG);
+	ck_assert_int_eq(e.sys_errno, EAFNOSUPPORT);
+	ck_assert_str_eq(e.msg, "NOTIFY_SOCKET 'relative/path' is neither a path nor @name");
 	setenv("NOTIFY_SOCKET", "vsock:2:1234", 1);
-	ck_assert_int_eq(hw_sd_notify("READY=1"), -1);
+	ck_assert_int_eq(hw_sd_notify("READY=1", NULL), -1);
 	memset(longname, 'x', sizeof longname - 1);
 	longname[0] = '/';
 	longname[sizeof longname - 1] = '\0';
 	setenv("NOTIFY_SOCKET", longname, 1);
-	errno = 0;
-	ck_assert_int_eq(hw_sd_notify("READY=1"), -1);
-	ck_assert_int_eq(errno, ENAMETOOLONG);
+	ck_assert_int_eq(hw_sd_notify("READY=1", &e), -1);
+	ck_assert_int_eq(e.code, HW_ECONFIG);
+	ck_assert_int_eq(e.sys_errno, ENAMETOOLONG);
 }
 END_TEST
 
@@ -127,25 +135,32 @@ START_TEST(test_watchdog)
 
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
-	ck_assert_int_eq(hw_sd_watchdog_usec(&usec), 0);
+	ck_assert_int_eq(hw_sd_watchdog_usec(&usec, NULL), 0);
 	ck_assert_uint_eq(usec, 7);
 
 	setenv("WATCHDOG_USEC", "30000000", 1);
-	ck_assert_int_eq(hw_sd_watchdog_usec(&usec), 1);
+	ck_assert_int_eq(hw_sd_watchdog_usec(&usec, NULL), 1);
 	ck_assert_uint_eq(usec, 30000000);
 
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
 	setenv("WATCHDOG_PID", pid, 1);
 	usec = 0;
-	ck_assert_int_eq(hw_sd_watchdog_usec(&usec), 1);
+	ck_assert_int_eq(hw_sd_watchdog_usec(&usec, NULL), 1);
 	ck_assert_uint_eq(usec, 30000000);
 
 	/* meant for another process (our parent, say) */
 	snprintf(pid, sizeof pid, "%d", (int)getppid());
 	setenv("WATCHDOG_PID", pid, 1);
-	ck_assert_int_eq(hw_sd_watchdog_usec(&usec), 0);
-	setenv("WATCHDOG_PID", "abc", 1);
-	ck_assert_int_eq(hw_sd_watchdog_usec(&usec), 0);
+	ck_assert_int_eq(hw_sd_watchdog_usec(&usec, NULL), 0);
+	{
+		struct hw_err e;
+
+		/* set but not a pid: a configuration error, said */
+		setenv("WATCHDOG_PID", "abc", 1);
+		ck_assert_int_eq(hw_sd_watchdog_usec(&usec, &e), -1);
+		ck_assert_int_eq(e.code, HW_ECONFIG);
+		ck_assert_str_eq(e.msg, "WATCHDOG_PID 'abc' is not a process id");
+	}
 	unsetenv("WATCHDOG_PID");
 
 	static const char *const bad[] = { "0", "", "-5", "12x", " 5", "99999999999999999999999" };
@@ -153,7 +168,11 @@ START_TEST(test_watchdog)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		setenv("WATCHDOG_USEC", bad[i], 1);
 		usec = 7;
-		ck_assert_msg(hw_sd_watchdog_usec(&usec) == 0, "'%s' accepted", bad[i]);
+		struct hw_err e;
+
+		hw_err_clear(&e);
+		ck_assert_msg(hw_sd_watchdog_usec(&usec, &e) == -1, "'%s' accepted", bad[i]);
+		ck_assert_int_eq(e.code, HW_ECONFIG);
 		ck_assert_uint_eq(usec, 7);
 	}
 }

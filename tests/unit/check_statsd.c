@@ -772,7 +772,7 @@ END_TEST
 START_TEST(test_udp_exact_lines)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(16, NT);
+	struct hw_ring *r = hw_ring_new(16, NT, NULL);
 	struct hw_statsd_stats st;
 	struct hw_sample s;
 	struct hw_err e;
@@ -814,7 +814,7 @@ START_TEST(test_udp_batching)
 {
 	static const unsigned sizes[] = { 64, 100, 200, 333, 1432, 9000 };
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(16, NT);
+	struct hw_ring *r = hw_ring_new(16, NT, NULL);
 	struct hw_sample s;
 	struct hw_err e;
 	static char want[262144], got[262144];
@@ -861,7 +861,7 @@ END_TEST
 START_TEST(test_line_too_long_dropped)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(4, NT);
+	struct hw_ring *r = hw_ring_new(4, NT, NULL);
 	struct hw_statsd_stats st;
 	struct hw_sample s;
 	struct hw_err e;
@@ -902,7 +902,7 @@ END_TEST
 START_TEST(test_tcp_exact_lines)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(8, NT);
+	struct hw_ring *r = hw_ring_new(8, NT, NULL);
 	struct hw_sample s;
 	struct hw_err e;
 	static char want[65536], got[65536];
@@ -942,7 +942,7 @@ END_TEST
 static void down_then_up(int type)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(8, NT);
+	struct hw_ring *r = hw_ring_new(8, NT, NULL);
 	struct hw_statsd_stats st;
 	struct hw_sample s;
 	struct hw_err e;
@@ -1016,7 +1016,7 @@ END_TEST
 START_TEST(test_overflow_while_down)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(3, NT);
+	struct hw_ring *r = hw_ring_new(3, NT, NULL);
 	struct hw_sample s;
 	struct hw_err e;
 	static char want[65536], got[65536];
@@ -1053,7 +1053,7 @@ END_TEST
 START_TEST(test_health)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(3, NT);
+	struct hw_ring *r = hw_ring_new(3, NT, NULL);
 	struct hw_statsd_health h = { .samples_taken = 5, .samples_failed = 2,
 				      .samples_dropped = 1, .last_pause_us = 300,
 				      .max_pause_us = 900, .types_held_back = 4,
@@ -1228,7 +1228,7 @@ static size_t stream_of(const struct hw_statsd_config *c, int n, char *text, siz
 START_TEST(test_tcp_partial_writes)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(4, NT);
+	struct hw_ring *r = hw_ring_new(4, NT, NULL);
 	struct hw_sample s;
 	struct hw_err e;
 	static char want[32 << 20], got[32 << 20];
@@ -1284,7 +1284,7 @@ END_TEST
 START_TEST(test_tcp_reset_mid_line)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(4, NT);
+	struct hw_ring *r = hw_ring_new(4, NT, NULL);
 	struct hw_sample s;
 	struct hw_err e;
 	static char want[32 << 20], got[8 << 20];
@@ -1370,7 +1370,7 @@ START_TEST(test_open_errors)
 	hw_err_clear(&e);
 	sd = hw_statsd_open(&c, &e);
 	if (sd) {
-		struct hw_ring *r = hw_ring_new(1, 1);
+		struct hw_ring *r = hw_ring_new(1, 1, NULL);
 		struct hw_sample s;
 
 		mk(&s, 0, 1, 0, 0);
@@ -1398,7 +1398,7 @@ START_TEST(test_ipv6)
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	socklen_t l = sizeof sa;
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(2, NT);
+	struct hw_ring *r = hw_ring_new(2, NT, NULL);
 	struct hw_sample s;
 	struct hw_err e;
 	char want[4096], got[4096];
@@ -1437,7 +1437,7 @@ END_TEST
 START_TEST(test_flush_no_alloc)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(4, NT);
+	struct hw_ring *r = hw_ring_new(4, NT, NULL);
 	struct hw_statsd_health h = { 1, 2, 3, 4, 5 };
 	struct hw_sample s;
 	struct hw_err e;
