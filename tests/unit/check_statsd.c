@@ -1159,7 +1159,7 @@ static void count_done(void *arg, int sent)
 START_TEST(test_filter)
 {
 	struct hw_statsd_config c;
-	struct hw_ring *r = hw_ring_new(4, NT);
+	struct hw_ring *r = hw_ring_new(4, NT, NULL);
 	struct hw_statsd_health h = { .samples_taken = 1 };
 	struct filter_log fl = { 0 };
 	const struct hw_statsd_filter f = { refuse_types, count_done, &fl };
