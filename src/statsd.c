@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "heapwatch/lookup.h"
 #include "heapwatch/slots.h"
 
 /* The longest path: a 256-byte template of "{prefix}" placeholders, each
@@ -18,7 +20,9 @@ _Static_assert(HW_STATSD_LINE_MAX >=
 	       HW_CONFIG_PATH_MAX / 8 * HW_CONFIG_PREFIX_MAX + 1 + 20 + 2 + 1,
 	       "a line of the longest template does not fit");
 
-enum conn_state { CONN_CLOSED, CONN_CONNECTING, CONN_READY };
+/* CLOSED -> (RESOLVING ->) CONNECTING (TCP) -> READY; any failure back to
+ * CLOSED with a retry time. */
+enum conn_state { CONN_CLOSED, CONN_RESOLVING, CONN_CONNECTING, CONN_READY };
 
 struct hw_statsd {
 	struct hw_statsd_config c;   /* defaults filled in */
@@ -28,13 +32,27 @@ struct hw_statsd {
 
 	int fd;
 	enum conn_state state;
+	int efd;                     /* eventfd: a lookup finished */
+	struct hw_lookup *lookup;    /* RESOLVING: the one running */
+	uint64_t lookup_since_ns;
+	struct addrinfo *res;        /* the addresses to try, or NULL */
+	int numeric;                 /* host is an address literal: res is
+					fixed, never looked up */
+	int fresh;                   /* res came from a lookup begun for
+					this round of attempts */
 	unsigned addr_next;          /* index of the address to try next */
-	unsigned naddr;              /* addresses at the last resolution */
+	unsigned naddr;              /* addresses in res */
 	uint64_t retry_at_ns;        /* CLOSED: no attempt before */
 	uint64_t backoff_ns;         /* 0 after a success */
 	uint64_t connect_since_ns;   /* CONNECTING: first seen at, 0 unset */
 	int last_errno;
-	int noname;                  /* the last resolution: EAI_NONAME */
+
+	/* Reachability, for hw_statsd_get_status() and unreachable_ms. */
+	int up;                      /* the last attempt reached statsd */
+	int noname;                  /* the last lookup: no such name */
+	uint64_t down_since_ns;      /* 0: not down */
+	uint64_t down_total_ns;      /* finished stretches of being down */
+	char why[HW_STATSD_WHY_MAX];
 
 	/* The head sample's lines [0, cur_line) are sent; valid while the
 	 * ring's dropped count is cur_dropped (else the head was
@@ -338,6 +356,26 @@ long hw_statsd_format(const struct hw_statsd_config *c,
 /* the socket */
 
 static void rewind_pending(struct hw_statsd *s);
+static void unbracket(const char *host, char *out);
+
+static void went_down(struct hw_statsd *s, uint64_t now, const struct hw_err *e)
+{
+	if (s->up || s->down_since_ns == 0)
+		s->down_since_ns = now ? now : 1;
+	s->up = 0;
+	if (e)
+		hw_err_str(e, s->why, sizeof s->why);
+}
+
+static void went_up(struct hw_statsd *s, uint64_t now)
+{
+	if (s->down_since_ns && now > s->down_since_ns)
+		s->down_total_ns += now - s->down_since_ns;
+	s->down_since_ns = 0;
+	s->up = 1;
+	s->why[0] = '\0';
+	s->backoff_ns = 0;
+}
 
 static void conn_close(struct hw_statsd *s)
 {
@@ -352,73 +390,103 @@ static void conn_close(struct hw_statsd *s)
 	s->connect_since_ns = 0;
 }
 
+/* The next attempt: the next address at once, or, once every address
+ * failed, a new lookup after the back-off. */
+static void schedule_retry(struct hw_statsd *s, uint64_t now)
+{
+	if (++s->addr_next < s->naddr) {
+		s->retry_at_ns = now;
+		return;
+	}
+	s->addr_next = 0;
+	s->fresh = 0;
+	s->backoff_ns = s->backoff_ns == 0 ? HW_STATSD_BACKOFF_MIN_NS :
+			s->backoff_ns >= HW_STATSD_BACKOFF_MAX_NS / 2 ?
+			HW_STATSD_BACKOFF_MAX_NS : s->backoff_ns * 2;
+	s->retry_at_ns = now + s->backoff_ns;
+}
+
 /* A connection or send attempt failed with err: close, and schedule the
- * next attempt: the next address at once, or after the back-off once
- * every address failed.  Returns -1 after filling e. */
+ * next attempt.  Returns -1 after filling e. */
 static int conn_fail(struct hw_statsd *s, uint64_t now, int err,
 		     struct hw_err *e, const char *what)
 {
+	struct hw_err le;
+
 	conn_close(s);
 	s->last_errno = err;
 	s->st.send_errors++;
-	if (++s->addr_next < s->naddr) {
-		s->retry_at_ns = now;
-	} else {
-		s->addr_next = 0;
-		s->backoff_ns = s->backoff_ns == 0 ? HW_STATSD_BACKOFF_MIN_NS :
-				s->backoff_ns >= HW_STATSD_BACKOFF_MAX_NS / 2 ?
-				HW_STATSD_BACKOFF_MAX_NS : s->backoff_ns * 2;
-		s->retry_at_ns = now + s->backoff_ns;
-	}
-	return hw_err_set(e, HW_EIO, err, "%s: %s", s->label, what);
+	schedule_retry(s, now);
+	hw_err_set(&le, HW_EIO, err, "%s: %s", s->label, what);
+	went_down(s, now, &le);
+	hw_err_copy(e, &le);
+	return -1;
 }
 
-/* Resolve the host again and start a connection to addresses[addr_next]. */
+/* The lookup failed (le says why): no addresses; retry after the
+ * back-off.  Returns -1 after filling e. */
+static int resolve_fail(struct hw_statsd *s, uint64_t now,
+			struct hw_err *le, struct hw_err *e)
+{
+	if (s->res)
+		freeaddrinfo(s->res);
+	s->res = NULL;
+	s->naddr = 0;
+	s->st.resolve_errors++;
+	s->last_errno = le->sys_errno;
+	schedule_retry(s, now);
+	hw_err_prefix(le, "%s", s->label);
+	went_down(s, now, le);
+	hw_err_copy(e, le);
+	return -1;
+}
+
+static void drain_efd(struct hw_statsd *s)
+{
+	uint64_t v;
+
+	if (s->efd >= 0)
+		while (read(s->efd, &v, sizeof v) == (ssize_t)sizeof v)
+			;
+}
+
+/* Begin an attempt: a lookup of the host when the round needs one (see
+ * statsd.h), else a connection to addresses[addr_next]. */
 static int conn_open(struct hw_statsd *s, uint64_t now, struct hw_err *e)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	char port[8];
+	struct addrinfo *ai;
+	struct hw_err le;
 	unsigned i = 0;
 	int rc, fd;
 
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = s->tcp ? SOCK_STREAM : SOCK_DGRAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof port, "%u", s->c.port);
-	rc = getaddrinfo(s->host, port, &hints, &res);
-	s->noname = rc == EAI_NONAME;
-	if (rc != 0) {
-		int err = rc == EAI_SYSTEM ? errno : 0;
-
-		s->naddr = 0;
-		conn_fail(s, now, err, NULL, "");
-		return hw_err_set(e, HW_EIO, err, "%s: resolving '%s': %s", s->label,
-				  s->host, gai_strerror(rc));
+	if (!s->numeric && (!s->res || (s->addr_next == 0 && !s->fresh))) {
+		hw_err_clear(&le);
+		s->lookup = hw_lookup_start(s->host, s->c.port,
+					    s->tcp ? SOCK_STREAM : SOCK_DGRAM,
+					    s->efd, &le);
+		if (!s->lookup)
+			return resolve_fail(s, now, &le, e);
+		s->state = CONN_RESOLVING;
+		s->lookup_since_ns = now;
+		return hw_err_set(e, HW_EIO, EINPROGRESS, "%s: resolving '%s'",
+				  s->label, s->host);
 	}
-	s->naddr = 0;
-	for (ai = res; ai; ai = ai->ai_next)
-		s->naddr++;
 	if (s->addr_next >= s->naddr)
 		s->addr_next = 0;
-	for (ai = res; i < s->addr_next; ai = ai->ai_next)
+	for (ai = s->res; i < s->addr_next; ai = ai->ai_next)
 		i++;
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    ai->ai_protocol);
-	if (fd < 0) {
-		int err = errno;
-
-		freeaddrinfo(res);
-		return conn_fail(s, now, err, e, "socket");
-	}
+	if (fd < 0)
+		return conn_fail(s, now, errno, e, "socket");
 	s->fd = fd;
 	/* UDP: connect() only sets the destination, so that send() can
 	 * report ICMP errors (ECONNREFUSED) for it. */
 	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(res);
 	if (rc == 0) {
 		s->state = CONN_READY;
 		s->st.connects++;
+		s->fresh = 0;
 		return 0;
 	}
 	if (errno == EINPROGRESS && s->tcp) {
@@ -427,6 +495,46 @@ static int conn_open(struct hw_statsd *s, uint64_t now, struct hw_err *e)
 		return 0;
 	}
 	return conn_fail(s, now, errno, e, "connecting");
+}
+
+/* RESOLVING: collect the answer if it came.  0 with the addresses in
+ * place (state CLOSED, ready to connect), or -1 with e filled (still
+ * running: EINPROGRESS). */
+static int conn_resolved(struct hw_statsd *s, uint64_t now, struct hw_err *e)
+{
+	struct addrinfo *res = NULL;
+	struct hw_err le;
+
+	hw_err_clear(&le);
+	if (!hw_lookup_result(s->lookup, &res, &le)) {
+		if (now - s->lookup_since_ns < HW_STATSD_RESOLVE_TIMEOUT_NS)
+			return hw_err_set(e, HW_EIO, EINPROGRESS, "%s: resolving '%s'",
+					  s->label, s->host);
+		/* Abandoned: its thread frees the answer when it comes. */
+		hw_lookup_release(s->lookup);
+		s->lookup = NULL;
+		s->state = CONN_CLOSED;
+		s->noname = 0;
+		hw_err_set(&le, HW_EIO, ETIMEDOUT, "resolving '%s': no answer in %llu s",
+			   s->host,
+			   (unsigned long long)(HW_STATSD_RESOLVE_TIMEOUT_NS / 1000000000u));
+		return resolve_fail(s, now, &le, e);
+	}
+	s->noname = hw_lookup_noname(s->lookup);
+	hw_lookup_release(s->lookup);
+	s->lookup = NULL;
+	s->state = CONN_CLOSED;
+	if (!res)
+		return resolve_fail(s, now, &le, e);
+	if (s->res)
+		freeaddrinfo(s->res);
+	s->res = res;
+	s->naddr = 0;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		s->naddr++;
+	s->addr_next = 0;
+	s->fresh = 1;
+	return 0;
 }
 
 /* The TCP line being written when a connection died reached statsd only
@@ -458,6 +566,8 @@ static int conn_ready(struct hw_statsd *s, uint64_t now, struct hw_err *e)
 	}
 	if (s->state == CONN_READY)
 		return 0;
+	if (s->state == CONN_RESOLVING && conn_resolved(s, now, e) < 0)
+		return -1;
 	if (s->state == CONN_CLOSED) {
 		if (now < s->retry_at_ns)
 			return hw_err_set(e, HW_EIO, s->last_errno,
@@ -465,6 +575,7 @@ static int conn_ready(struct hw_statsd *s, uint64_t now, struct hw_err *e)
 					  (unsigned long long)((s->retry_at_ns - now) / 1000000));
 		if (conn_open(s, now, e) < 0)
 			return -1;
+		/* a lookup begun above answers later */
 	}
 	if (s->state == CONN_CONNECTING) {
 		struct pollfd p = { .fd = s->fd, .events = POLLOUT };
@@ -485,6 +596,7 @@ static int conn_ready(struct hw_statsd *s, uint64_t now, struct hw_err *e)
 			return conn_fail(s, now, err, e, "connecting");
 		s->state = CONN_READY;
 		s->st.connects++;
+		s->fresh = 0;
 	}
 	return 0;
 }
@@ -521,7 +633,7 @@ static int send_pkt(struct hw_statsd *s, uint64_t now, struct hw_err *e)
 		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err)
 			return conn_fail(s, now, err, e, "sending");
 		s->st.packets_sent++;
-		s->backoff_ns = 0;
+		went_up(s, now);
 		return 0;
 	}
 	while (s->pkt_off < s->pkt_len) {
@@ -550,7 +662,7 @@ static int send_pkt(struct hw_statsd *s, uint64_t now, struct hw_err *e)
 	s->pending = 0;
 	s->pkt_off = 0;
 	s->st.packets_sent++;
-	s->backoff_ns = 0;
+	went_up(s, now);
 	return 0;
 }
 
@@ -649,6 +761,12 @@ static int finish_pending(struct hw_statsd *s, struct hw_ring *r, uint64_t now,
 	return 0;
 }
 
+static uint64_t unreachable_ns(const struct hw_statsd *s, uint64_t now)
+{
+	return s->down_total_ns +
+	       (s->down_since_ns && now > s->down_since_ns ? now - s->down_since_ns : 0);
+}
+
 static int send_health(struct hw_statsd *s, struct hw_ring *r,
 		       const struct hw_statsd_health *h, uint64_t now,
 		       struct hw_err *e)
@@ -663,6 +781,8 @@ static int send_health(struct hw_statsd *s, struct hw_ring *r,
 		{ "packets_sent", s->st.packets_sent },
 		{ "send_errors", s->st.send_errors },
 		{ "lines_dropped", s->st.lines_dropped },
+		{ "resolve_errors", s->st.resolve_errors },
+		{ "unreachable_ms", unreachable_ns(s, now) / 1000000u },
 		{ "types_held_back", h->types_held_back },
 		{ "series_new", h->series_new },
 		{ "series_deferred", h->series_deferred },
@@ -689,6 +809,7 @@ int hw_statsd_flush(struct hw_statsd *s, struct hw_ring *r,
 		    const struct hw_statsd_health *h, uint64_t now_ns,
 		    struct hw_err *e)
 {
+	drain_efd(s);
 	if (s->pending && finish_pending(s, r, now_ns, e) < 0)
 		return -1;
 	if (s->cur_dropped != hw_ring_dropped(r)) {
@@ -722,17 +843,88 @@ void hw_statsd_get_stats(const struct hw_statsd *s, struct hw_statsd_stats *out)
 	*out = s->st;
 }
 
+void hw_statsd_get_status(const struct hw_statsd *s, uint64_t now_ns,
+			  struct hw_statsd_status *out)
+{
+	out->up = s->up;
+	out->resolving = s->state == CONN_RESOLVING;
+	out->noname = s->noname;
+	out->unreachable_ns = unreachable_ns(s, now_ns);
+	memcpy(out->why, s->why, sizeof out->why);
+}
+
+void hw_statsd_start(struct hw_statsd *s, uint64_t now_ns)
+{
+	struct hw_err e;
+
+	drain_efd(s);
+	if (s->state == CONN_CLOSED && now_ns >= s->retry_at_ns)
+		(void)conn_ready(s, now_ns, &e);
+}
+
+int hw_statsd_fd(const struct hw_statsd *s)
+{
+	return s->efd;
+}
+
+void hw_statsd_inherit(struct hw_statsd *to, const struct hw_statsd *from,
+		       uint64_t now_ns)
+{
+	to->st.packets_sent += from->st.packets_sent;
+	to->st.send_errors += from->st.send_errors;
+	to->st.lines_dropped += from->st.lines_dropped;
+	to->st.connects += from->st.connects;
+	to->st.resolve_errors += from->st.resolve_errors;
+	to->down_total_ns += unreachable_ns(from, now_ns);
+}
+
+void hw_statsd_ring_replaced(struct hw_statsd *s)
+{
+	s->cur_line = 0;
+	s->cur_dropped = 0;
+	s->pend_pop = 0;
+}
+
+int hw_statsd_check_host(const struct hw_statsd_config *c, int *noname,
+			 struct hw_err *e)
+{
+	char host[HW_CONFIG_HOST_MAX + 1];
+	struct addrinfo *res = NULL;
+	int st = c->protocol == HW_STATSD_TCP ? SOCK_STREAM : SOCK_DGRAM;
+
+	*noname = 0;
+	unbracket(c->host, host);
+	if (hw_lookup_numeric(host, c->port, st, &res) == 0 ||
+	    hw_lookup_now(host, c->port, st, &res, noname, e) == 0) {
+		freeaddrinfo(res);
+		return 0;
+	}
+	return -1;
+}
+
 /* ------------------------------------------------------------------ */
 /* open, close */
+
+/* host without the brackets of "[::1]" into out (HW_CONFIG_HOST_MAX + 1
+ * bytes). */
+static void unbracket(const char *host, char *out)
+{
+	size_t hl = strnlen(host, HW_CONFIG_HOST_MAX);
+
+	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host++;
+		hl -= 2;
+	}
+	memcpy(out, host, hl);
+	out[hl] = '\0';
+}
 
 struct hw_statsd *hw_statsd_open(const struct hw_statsd_config *c,
 				 struct hw_err *e)
 {
 	struct hw_statsd *s;
 	unsigned max_packet = c->max_packet ? c->max_packet : HW_STATSD_MAX_PACKET_DEFAULT;
-	const char *host = c->host;
 	size_t hl = strnlen(c->host, sizeof c->host);
-	struct hw_err oe;
 
 	if (c->port == 0 || c->port > 65535) {
 		hw_err_set(e, HW_ECONFIG, 0, "statsd port %u is out of range 1..65535", c->port);
@@ -758,13 +950,7 @@ struct hw_statsd *hw_statsd_open(const struct hw_statsd_config *c,
 	if (!s->c.path[0])
 		snprintf(s->c.path, sizeof s->c.path, "%s", HW_STATSD_PATH_DEFAULT);
 	s->tcp = c->protocol == HW_STATSD_TCP;
-	/* "[::1]" as well as "::1" */
-	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
-		host++;
-		hl -= 2;
-	}
-	memcpy(s->host, host, hl);
-	s->host[hl] = '\0';
+	unbracket(c->host, s->host);
 	snprintf(s->label, sizeof s->label, "statsd %s%s%s:%u/%s",
 		 strchr(s->host, ':') ? "[" : "", s->host,
 		 strchr(s->host, ':') ? "]" : "", s->c.port, s->tcp ? "tcp" : "udp");
@@ -772,18 +958,21 @@ struct hw_statsd *hw_statsd_open(const struct hw_statsd_config *c,
 	 * batches end every line in '\n'. */
 	s->budget = max_packet + (s->tcp ? 0 : 1);
 	s->fd = -1;
-	hw_err_clear(&oe);
-	if (conn_open(s, 0, &oe) < 0 && s->noname) {
-		/* most likely a typo: say so at start-up */
-		hw_err_copy(e, &oe);
-		if (e)
-			e->code = HW_ECONFIG;
+	s->efd = -1;
+	/* An address literal is parsed once, here; a name is looked up at
+	 * the first attempt (hw_statsd_start() or the first flush). */
+	if (hw_lookup_numeric(s->host, s->c.port, s->tcp ? SOCK_STREAM : SOCK_DGRAM,
+			      &s->res) == 0) {
+		s->numeric = 1;
+		for (struct addrinfo *ai = s->res; ai; ai = ai->ai_next)
+			s->naddr++;
+	}
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0) {
+		hw_err_set(e, HW_ESYS, errno, "statsd client: eventfd");
 		hw_statsd_close(s);
 		return NULL;
 	}
-	/* Down now is no error: the first flush tries again at once. */
-	s->retry_at_ns = 0;
-	s->backoff_ns = 0;
 	return s;
 }
 
@@ -792,5 +981,10 @@ void hw_statsd_close(struct hw_statsd *s)
 	if (!s)
 		return;
 	conn_close(s);
+	hw_lookup_release(s->lookup);
+	if (s->res)
+		freeaddrinfo(s->res);
+	if (s->efd >= 0)
+		close(s->efd);
 	free(s);
 }

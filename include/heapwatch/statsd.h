@@ -31,13 +31,14 @@
  * oldest first, one sample at a time (its lines in one or more packets),
  * and pops a sample only once all of its packets were sent; on the first
  * failure it stops and leaves the rest in the ring, which keeps the newest
- * samples while statsd is down (ring.h).  A failure closes the socket;
- * the next attempt resolves the host again (getaddrinfo), tries the next of
- * its addresses, and after a failure with each address waits 1 s, then
- * 2 s, 4 s ... up to 30 s.  A sample's packets that were already sent are
- * not sent again.  A TCP write cut short keeps the rest of the packet and
- * finishes it first; if the connection dies meanwhile the cut line is sent
- * whole on the next connection (statsd dropped the fragment).
+ * samples while statsd is down (ring.h).  A failure closes the socket and
+ * the next address of the host is tried at once; after a failure with
+ * each address the next attempt waits 1 s, then 2 s, 4 s ... up to 30 s,
+ * and begins by looking the host up again.  A sample's packets that were
+ * already sent are not sent again.  A TCP write cut short keeps the rest of
+ * the packet and finishes it first; if the connection dies meanwhile the
+ * cut line is sent whole on the next connection (statsd dropped the
+ * fragment).
  * UDP errors (ECONNREFUSED from an ICMP port unreachable) are read back
  * with SO_ERROR after every datagram: on loopback they are known before
  * send() returns; from a remote host they arrive later and fail the next
@@ -46,20 +47,36 @@
  * outage all land in the statsd flush interval in which they are sent,
  * where the newest value of each path wins.
  *
+ * Names.  Nothing here ever blocks on name resolution.  An IP address
+ * literal is parsed once at open.  A host name is looked up on a thread
+ * of its own (lookup.h) at the start of each round of attempts; while the
+ * lookup runs, flushes fail at once with EINPROGRESS ("resolving") and the
+ * samples wait in the ring.  When it finishes, hw_statsd_fd() becomes
+ * readable: flush then (or call hw_statsd_start()) to connect without
+ * waiting for the next flush.  A name that does not resolve is no error
+ * at open: it counts as an unreachable server (resolve_errors, back-off,
+ * hw_statsd_get_status()), so a daemon started before DNS is up, or with
+ * a typo, keeps sampling and says why nothing arrives.  A lookup with no
+ * answer after HW_STATSD_RESOLVE_TIMEOUT_NS is abandoned and counts as
+ * failed.
+ *
  * Health.  After the ring is drained, every flush sends the daemon's own
  * figures as "<prefix>.heapwatch.<name>:<value>|g":
  *   samples_taken samples_failed samples_dropped last_pause_us
  *   max_pause_us ring_len packets_sent send_errors lines_dropped
+ *   resolve_errors unreachable_ms types_held_back
  *   series_new series_deferred series_waiting   (series.h)
+ * (unreachable_ms: how long statsd could not be reached, in total; a
+ * server never reached yet counts from the first failed attempt).
  * Counts are GAUGES HOLDING TOTALS SINCE START, not statsd counters
  * ("|c"): statsd zeroes counters at each of its flushes, so counters would
  * need deltas, and a delta in a lost datagram is lost for good, while the
  * next total repairs a lost one.  Rates come from Graphite
  * (nonNegativeDerivative()); a restart shows as a drop to zero.
  *
- * Resolving a host name may block in getaddrinfo() (it happens at open and
- * on reconnect, after back-off); an IP address literal never does.
- * Single-threaded.  Nothing here logs; errors are returned in hw_err.
+ * Single-threaded (one client is used from one thread; only its lookups
+ * run on threads of their own).  Nothing here logs; errors are returned
+ * in hw_err.
  */
 #ifndef HEAPWATCH_STATSD_H
 #define HEAPWATCH_STATSD_H
@@ -84,6 +101,10 @@
 #define HW_STATSD_BACKOFF_MAX_NS 30000000000ull
 /* A TCP connect still in progress after this long counts as failed. */
 #define HW_STATSD_CONNECT_TIMEOUT_NS 10000000000ull
+/* A host name lookup still running after this long counts as failed. */
+#define HW_STATSD_RESOLVE_TIMEOUT_NS 30000000000ull
+/* hw_statsd_status.why */
+#define HW_STATSD_WHY_MAX 384
 
 struct hw_statsd;
 
@@ -123,22 +144,69 @@ struct hw_statsd_stats {
 	uint64_t lines_dropped;  /* lines longer than max_packet */
 	uint64_t connects;       /* connections established (TCP) or
 				    sockets opened (UDP) */
+	uint64_t resolve_errors; /* host name lookups that failed or timed
+				    out */
+};
+
+/* Whether statsd can be reached, for logs and systemd's STATUS=. */
+struct hw_statsd_status {
+	int up;                  /* the last attempt reached statsd (a packet
+				    went out); 0 before the first */
+	int resolving;           /* a lookup of the host runs now */
+	int noname;              /* the last lookup: the name does not exist */
+	uint64_t unreachable_ns; /* in total, as the unreachable_ms gauge */
+	char why[HW_STATSD_WHY_MAX]; /* the last failure while not up, one
+					line; "" if none */
 };
 
 /* A client for the statsd server in c (copied: c need not outlive it).
  * max_packet 0 means HW_STATSD_MAX_PACKET_DEFAULT, an empty path
- * HW_STATSD_PATH_DEFAULT.  The host is resolved and a socket opened (TCP:
- * the non-blocking connect started) now; a server that is down is not an
- * error here.  Returns NULL and fills e: HW_ECONFIG for a port outside
- * 1..65535, a max_packet above 65507, or a host name that does not exist
- * (EAI_NONAME: a typo is reported at start-up); HW_ENOMEM.  A transient
- * resolver failure (EAI_AGAIN) is retried at flush. */
+ * HW_STATSD_PATH_DEFAULT.  Nothing is sent, connected or looked up yet
+ * (see hw_statsd_start()); a server that is down or a name that does not
+ * resolve is not an error here.  Returns NULL and fills e: HW_ECONFIG for
+ * a port outside 1..65535, a max_packet above 65507, an empty host;
+ * HW_ENOMEM; HW_ESYS (no eventfd). */
 struct hw_statsd *hw_statsd_open(const struct hw_statsd_config *c,
 				 struct hw_err *e);
 
-/* Close the socket and free the client.  A TCP packet cut short is
+/* Close the socket and free the client; a lookup still running is
+ * abandoned (lookup.h), never waited for.  A TCP packet cut short is
  * dropped.  NULL is fine. */
 void hw_statsd_close(struct hw_statsd *s);
+
+/* Begin reaching the server now, as a flush would (start the lookup or
+ * the TCP connection), but send nothing: the first flush then finds the
+ * way ready.  Never blocks; failures show in hw_statsd_get_status(). */
+void hw_statsd_start(struct hw_statsd *s, uint64_t now_ns);
+
+/* An eventfd that becomes readable when a lookup of the host finished;
+ * watch it for EPOLLIN and call hw_statsd_flush() or hw_statsd_start()
+ * then (they read it).  Valid until hw_statsd_close(). */
+int hw_statsd_fd(const struct hw_statsd *s);
+
+/* Whether the server can be reached, as of the last attempt.  now_ns as
+ * for hw_statsd_flush(). */
+void hw_statsd_get_status(const struct hw_statsd *s, uint64_t now_ns,
+			  struct hw_statsd_status *out);
+
+/* to replaces from (a reload changed the statsd settings): to's counts
+ * (hw_statsd_stats, unreachable time) go on from from's totals, so the
+ * health gauges stay totals since the daemon started. */
+void hw_statsd_inherit(struct hw_statsd *to, const struct hw_statsd *from,
+		       uint64_t now_ns);
+
+/* The ring that s flushes was replaced by another (holding the same
+ * samples, or fewer): forget how far into its oldest sample s had got, so
+ * that sample is sent whole (a gauge sent twice is harmless; one skipped
+ * is lost). */
+void hw_statsd_ring_replaced(struct hw_statsd *s);
+
+/* Look c's host up now, blocking (for check-config; never from the
+ * daemon's loop).  0 when it is an address or resolves; -1 with e filled
+ * (HW_EIO, "resolving 'HOST': Name or service not known") and *noname set
+ * when the name does not exist rather than the lookup failing. */
+int hw_statsd_check_host(const struct hw_statsd_config *c, int *noname,
+			 struct hw_err *e);
 
 /* Write in as one path node into out (outsize bytes, always
  * NUL-terminated when outsize > 0): bytes of [A-Za-z0-9_-] are kept, every
@@ -178,11 +246,12 @@ long hw_statsd_format(const struct hw_statsd_config *c,
 /* Send the samples in r, oldest first, popping each once all its packets
  * are sent, then (if h is not NULL) the health gauges.  now_ns is the
  * monotonic clock (hw_now_ns()); it times the back-off and the connect
- * timeout, nothing else.  Never blocks on the network; allocates nothing
- * except while resolving the host for a new connection.
+ * timeout, the lookup timeout and unreachable_ms, nothing else.  Never
+ * blocks; allocates nothing except to start a lookup of the host name.
  * Returns 0 when everything was sent.  -1 with e filled (HW_EIO, the
- * socket's errno: ECONNREFUSED, EINPROGRESS while a TCP connect is under
- * way, EAGAIN when the socket buffer is full, ...) when it stopped early:
+ * socket's errno: ECONNREFUSED, EINPROGRESS while a lookup or a TCP
+ * connect is under way, EAGAIN when the socket buffer is full, 0 with the
+ * resolver's reason when the name did not resolve, ...) when it stopped early:
  * what was not sent stays in r, and the next flush resumes there.  Use
  * one ring with one client. */
 int hw_statsd_flush(struct hw_statsd *s, struct hw_ring *r,

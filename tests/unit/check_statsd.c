@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "heapwatch/lookup.h"
 #include "heapwatch/ring.h"
 #include "heapwatch/sample.h"
 #include "heapwatch/slots.h"
@@ -228,6 +229,22 @@ static void flush_all(struct hw_statsd *sd, struct hw_ring *r,
 	}
 	ck_assert_msg(rc == 0, "flush: %s (errno %d)", e.msg, e.sys_errno);
 	ck_assert_uint_eq(hw_ring_len(r), 0);
+}
+
+/* Wait (bounded) until s's lookup of its host finished: its fd readable. */
+static void wait_lookup(struct hw_statsd *sd)
+{
+	struct pollfd p = { .fd = hw_statsd_fd(sd), .events = POLLIN };
+
+	ck_assert_int_eq(poll(&p, 1, 60000), 1);
+}
+
+/* Until no lookup thread runs (abandoned ones free themselves). */
+static void wait_lookups(void)
+{
+	for (int i = 0; i < 6000 && hw_lookups_running() > 0; i++)
+		usleep(10000);
+	ck_assert_int_eq(hw_lookups_running(), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1085,6 +1102,8 @@ START_TEST(test_health)
 		"hw.heapwatch.packets_sent:1|g\n"
 		"hw.heapwatch.send_errors:0|g\n"
 		"hw.heapwatch.lines_dropped:0|g\n"
+		"hw.heapwatch.resolve_errors:0|g\n"
+		"hw.heapwatch.unreachable_ms:0|g\n"
 		"hw.heapwatch.types_held_back:4|g\n"
 		"hw.heapwatch.series_new:31|g\n"
 		"hw.heapwatch.series_deferred:7|g\n"
@@ -1191,8 +1210,8 @@ START_TEST(test_filter)
 	ck_assert_ptr_nonnull(strstr(got, "hw.web.100.rss_bytes:1000|g\n"));
 	ck_assert_ptr_nonnull(strstr(got, "hw.heapwatch.series_waiting:0|g"));
 	ck_assert_int_eq(fl.refused, 3);
-	/* 5 figures of the sample (uss, swap unknown) + 13 health lines */
-	ck_assert_int_eq(fl.admitted, 5 + 13);
+	/* 5 figures of the sample (uss, swap unknown) + 15 health lines */
+	ck_assert_int_eq(fl.admitted, 5 + 15);
 	ck_assert_str_eq(fl.last_path, "hw.heapwatch.series_waiting");
 	ck_assert_int_eq(fl.done_unsent, 0);
 	ck_assert_int_ge(fl.done_sent, 2);        /* the sample's packet, health's */
@@ -1242,6 +1261,7 @@ START_TEST(test_tcp_partial_writes)
 	struct hw_statsd *sd = hw_statsd_open(&c, &e);
 
 	ck_assert_ptr_nonnull(sd);
+	hw_statsd_start(sd, now);              /* connect now */
 	flush_all(sd, r, NULL, &now);          /* connected */
 	cfd = accept(lfd, NULL, NULL);
 	ck_assert_int_ge(cfd, 0);
@@ -1298,6 +1318,7 @@ START_TEST(test_tcp_reset_mid_line)
 	cfg(&c, port, HW_STATSD_TCP, 1432);
 	struct hw_statsd *sd = hw_statsd_open(&c, &e);
 
+	hw_statsd_start(sd, now);
 	flush_all(sd, r, NULL, &now);
 	cfd = accept(lfd, NULL, NULL);
 	ck_assert_int_ge(cfd, 0);
@@ -1363,25 +1384,14 @@ START_TEST(test_open_errors)
 	ck_assert_ptr_null(hw_statsd_open(&c, &e));
 	ck_assert_int_eq(e.code, HW_ECONFIG);
 
-	/* .invalid never resolves (RFC 6761); without a resolver the error
-	 * may be a transient one instead, reported at flush */
+	/* a name that does not resolve is no error at open (see
+	 * test_unresolvable_name) */
 	cfg(&c, 8125, HW_STATSD_UDP, 1432);
 	snprintf(c.host, sizeof c.host, "no-such-host.invalid");
-	hw_err_clear(&e);
 	sd = hw_statsd_open(&c, &e);
-	if (sd) {
-		struct hw_ring *r = hw_ring_new(1, 1, NULL);
-		struct hw_sample s;
-
-		mk(&s, 0, 1, 0, 0);
-		hw_ring_push(r, &s);
-		ck_assert_int_eq(hw_statsd_flush(sd, r, NULL, HOUR_NS, &e), -1);
-		hw_ring_free(r);
-		hw_statsd_close(sd);
-	} else {
-		ck_assert_int_eq(e.code, HW_ECONFIG);
-		ck_assert_ptr_nonnull(strstr(e.msg, "no-such-host.invalid"));
-	}
+	ck_assert_ptr_nonnull(sd);
+	hw_statsd_close(sd);
+	wait_lookups();
 
 	/* defaults: max_packet 0 and an empty template */
 	cfg(&c, 8125, HW_STATSD_UDP, 0);
@@ -1389,6 +1399,177 @@ START_TEST(test_open_errors)
 	sd = hw_statsd_open(&c, &e);
 	ck_assert_ptr_nonnull(sd);
 	hw_statsd_close(sd);
+}
+END_TEST
+
+/* A host name is looked up off the caller's thread: the first flush
+ * starts the lookup and fails at once (EINPROGRESS, samples kept); once
+ * the fd says the answer came, a flush delivers. */
+START_TEST(test_name_lookup)
+{
+	struct hw_statsd_config c;
+	struct hw_ring *r = hw_ring_new(4, NT, NULL);
+	struct hw_statsd_status ss;
+	struct hw_sample s;
+	struct hw_err e;
+	static char want[65536], got[65536];
+	size_t wl, np;
+	unsigned port = 0;
+	int fd = bound(SOCK_DGRAM, &port);
+	uint64_t now = HOUR_NS;
+
+	cfg(&c, port, HW_STATSD_UDP, 1432);
+	snprintf(c.host, sizeof c.host, "localhost");
+	struct hw_statsd *sd = hw_statsd_open(&c, &e);
+
+	ck_assert_ptr_nonnull(sd);
+	mk(&s, 0, 100, 1, 3);
+	hw_ring_push(r, &s);
+	wl = expect_lines(&c, &s, want, sizeof want, 0);
+	hw_statsd_get_status(sd, now, &ss);
+	ck_assert_int_eq(ss.up, 0);
+	ck_assert_str_eq(ss.why, "");
+	hw_err_clear(&e);
+	ck_assert_int_eq(hw_statsd_flush(sd, r, NULL, now, &e), -1);
+	ck_assert_int_eq(e.sys_errno, EINPROGRESS);
+	ck_assert_ptr_nonnull(strstr(e.msg, "resolving 'localhost'"));
+	ck_assert_uint_eq(hw_ring_len(r), 1);
+	hw_statsd_get_status(sd, now, &ss);
+	ck_assert_int_eq(ss.resolving, 1);
+	wait_lookup(sd);
+	/* localhost may be ::1 first, where nobody listens: the next
+	 * address follows at once */
+	flush_all(sd, r, NULL, &now);
+	recv_udp(fd, got, sizeof got, wl, 1432, &np);
+	ck_assert_str_eq(got, want);
+	hw_statsd_get_status(sd, now, &ss);
+	ck_assert_int_eq(ss.up, 1);
+	ck_assert_int_eq(ss.resolving, 0);
+	close(fd);
+	hw_statsd_close(sd);
+	hw_ring_free(r);
+	wait_lookups();
+}
+END_TEST
+
+/* A name that does not resolve: the samples stay, the failure is counted
+ * and said (status, resolve_errors, unreachable_ms), the next lookup waits
+ * for the back-off; closing the client with a lookup running is fine. */
+START_TEST(test_unresolvable_name)
+{
+	struct hw_statsd_config c;
+	struct hw_ring *r = hw_ring_new(4, NT, NULL);
+	struct hw_statsd_status ss;
+	struct hw_statsd_stats st;
+	struct hw_sample s;
+	struct hw_err e;
+	uint64_t now = HOUR_NS;
+
+	cfg(&c, 8125, HW_STATSD_UDP, 1432);
+	snprintf(c.host, sizeof c.host, "no-such-host.invalid");
+	struct hw_statsd *sd = hw_statsd_open(&c, &e);
+
+	ck_assert_ptr_nonnull(sd);
+	mk(&s, 0, 100, 1, 3);
+	hw_ring_push(r, &s);
+	hw_statsd_start(sd, now);
+	hw_statsd_get_status(sd, now, &ss);
+	ck_assert_int_eq(ss.resolving, 1);
+	wait_lookup(sd);
+	hw_err_clear(&e);
+	ck_assert_int_eq(hw_statsd_flush(sd, r, NULL, now, &e), -1);
+	ck_assert_msg(strstr(e.msg, "statsd no-such-host.invalid:8125/udp: resolving 'no-such-host.invalid': "),
+		      "%s", e.msg);
+	ck_assert_uint_eq(hw_ring_len(r), 1);
+	hw_statsd_get_status(sd, now, &ss);
+	ck_assert_int_eq(ss.up, 0);
+	ck_assert_int_eq(ss.resolving, 0);
+	ck_assert_str_eq(ss.why, e.msg);
+	hw_statsd_get_stats(sd, &st);
+	ck_assert_uint_eq(st.resolve_errors, 1);
+	ck_assert_uint_eq(st.send_errors, 0);
+	/* within the back-off: no new lookup */
+	ck_assert_int_eq(hw_statsd_flush(sd, r, NULL, now + 1, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "next attempt"));
+	hw_statsd_get_status(sd, now + 1, &ss);
+	ck_assert_int_eq(ss.resolving, 0);
+	/* 2 s later, past the back-off: a new lookup; unreachable 2 s */
+	now += 2000000000ull;
+	ck_assert_int_eq(hw_statsd_flush(sd, r, NULL, now, &e), -1);
+	ck_assert_int_eq(e.sys_errno, EINPROGRESS);
+	hw_statsd_get_status(sd, now, &ss);
+	ck_assert_int_eq(ss.resolving, 1);
+	ck_assert_uint_eq(ss.unreachable_ns, 2000000000ull);
+	/* closed while looking up: abandoned, freed by its thread */
+	hw_statsd_close(sd);
+	hw_ring_free(r);
+	wait_lookups();
+}
+END_TEST
+
+/* A client replacing another (a reload) goes on from its totals. */
+START_TEST(test_inherit)
+{
+	struct hw_statsd_config c;
+	struct hw_ring *r = hw_ring_new(4, NT, NULL);
+	struct hw_statsd_stats st;
+	struct hw_statsd_status ss;
+	struct hw_sample s;
+	struct hw_err e;
+	char buf[4096];
+	unsigned port = 0, dead = free_port(SOCK_DGRAM);
+	int fd = bound(SOCK_DGRAM, &port);
+	uint64_t now = HOUR_NS;
+
+	cfg(&c, dead, HW_STATSD_UDP, 1432);
+	struct hw_statsd *a = hw_statsd_open(&c, &e);
+
+	mk(&s, 0, 100, 1, 3);
+	hw_ring_push(r, &s);
+	ck_assert_int_eq(hw_statsd_flush(a, r, NULL, now, &e), -1);  /* refused */
+	cfg(&c, port, HW_STATSD_UDP, 1432);
+	struct hw_statsd *b = hw_statsd_open(&c, &e);
+
+	hw_statsd_inherit(b, a, now + 3000000000ull);
+	hw_statsd_close(a);
+	hw_statsd_ring_replaced(b);
+	ck_assert_int_eq(hw_statsd_flush(b, r, NULL, now + 3000000000ull, &e), 0);
+	hw_statsd_get_stats(b, &st);
+	ck_assert_uint_eq(st.send_errors, 1);
+	ck_assert_uint_eq(st.packets_sent, 1);
+	hw_statsd_get_status(b, now + 5000000000ull, &ss);
+	ck_assert_int_eq(ss.up, 1);
+	ck_assert_uint_eq(ss.unreachable_ns, 3000000000ull);
+	while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+		;
+	close(fd);
+	hw_statsd_close(b);
+	hw_ring_free(r);
+}
+END_TEST
+
+/* check-config's look-up: addresses pass without one; a name that does
+ * not exist fails, saying so. */
+START_TEST(test_check_host)
+{
+	struct hw_statsd_config c;
+	struct hw_err e;
+	int noname = -1;
+
+	cfg(&c, 8125, HW_STATSD_UDP, 1432);
+	ck_assert_int_eq(hw_statsd_check_host(&c, &noname, &e), 0);
+	snprintf(c.host, sizeof c.host, "[::1]");
+	ck_assert_int_eq(hw_statsd_check_host(&c, &noname, &e), 0);
+	snprintf(c.host, sizeof c.host, "localhost");
+	ck_assert_int_eq(hw_statsd_check_host(&c, &noname, &e), 0);
+	snprintf(c.host, sizeof c.host, "no-such-host.invalid");
+	hw_err_clear(&e);
+	ck_assert_int_eq(hw_statsd_check_host(&c, &noname, &e), -1);
+	ck_assert_int_eq(e.code, HW_EIO);
+	ck_assert_msg(strncmp(e.msg, "resolving 'no-such-host.invalid': ", 34) == 0, "%s", e.msg);
+	/* no DNS at all (a sandbox) is EAI_AGAIN, not EAI_NONAME */
+	if (!noname)
+		fprintf(stderr, "NOTE: no-such-host.invalid: %s (not EAI_NONAME)\n", e.msg);
 }
 END_TEST
 
@@ -1495,6 +1676,10 @@ int main(void)
 	tcase_add_test(net, test_tcp_partial_writes);
 	tcase_add_test(net, test_tcp_reset_mid_line);
 	tcase_add_test(net, test_open_errors);
+	tcase_add_test(net, test_name_lookup);
+	tcase_add_test(net, test_unresolvable_name);
+	tcase_add_test(net, test_inherit);
+	tcase_add_test(net, test_check_host);
 	tcase_add_test(net, test_ipv6);
 	tcase_add_test(net, test_flush_no_alloc);
 	suite_add_tcase(s, names);
