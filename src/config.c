@@ -245,6 +245,7 @@ static const struct key keys[] = {
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= HW_CONFIG_KEYS_MAX, "raise HW_CONFIG_KEYS_MAX");
 
 static const char *leaf(const struct key *k)
 {
@@ -256,6 +257,21 @@ static const char *leaf(const struct key *k)
 const char *hw_config_key(size_t i)
 {
 	return i < NKEYS ? keys[i].path : NULL;
+}
+
+int hw_config_where(const struct hw_config *c, const char *key,
+		    unsigned *line, unsigned *column)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].scope == S_TARGET || strcmp(keys[i].path, key) != 0)
+			continue;
+		if (!c->where[i].line)
+			return -1;
+		*line = c->where[i].line;
+		*column = c->where[i].column;
+		return 0;
+	}
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1805,6 +1821,10 @@ static int parse_mapping(struct ps *p, enum scope sc, void *base, long idx,
 		if (next(p))
 			return -1;
 		seen->value[i] = p->ev.start_mark;
+		if (sc != S_TARGET) {
+			p->c->where[i].line = (unsigned)p->ev.start_mark.line + 1;
+			p->c->where[i].column = (unsigned)p->ev.start_mark.column + 1;
+		}
 		if (parse_value(p, k, base, idx))
 			return -1;
 	}

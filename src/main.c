@@ -18,6 +18,7 @@
 #include "heapwatch/log.h"
 #include "heapwatch/mem.h"
 #include "heapwatch/output.h"
+#include "heapwatch/statsd.h"
 #include "heapwatch/status.h"
 #include "heapwatch/units.h"
 
@@ -316,6 +317,29 @@ static int cmd_daemon(int argc, char **argv)
 	return hw_daemon_main(path, forced ? (int)lvl : -1);
 }
 
+/* A statsd host that does not resolve now is no error (the daemon keeps
+ * trying, and DNS may simply not be up yet), but worth a warning. */
+static void warn_host(const char *path, const struct hw_config *c)
+{
+	struct hw_err e;
+	unsigned line = 0, col = 0;
+	int noname;
+	char where[64] = "", buf[HW_ERR_MSG_MAX + 256];
+	const char *why;
+
+	hw_err_clear(&e);
+	if (hw_statsd_check_host(&c->statsd, &noname, &e) == 0)
+		return;
+	if (hw_config_where(c, "statsd.host", &line, &col) == 0)
+		snprintf(where, sizeof where, ":%u:%u", line, col);
+	/* "resolving 'HOST': REASON": the reason only, the host is named */
+	hw_err_str(&e, buf, sizeof buf);
+	why = strstr(buf, "': ") ? strstr(buf, "': ") + 3 : buf;
+	fprintf(stderr, "heapwatch: warning: %s%s: key 'statsd.host': '%s' %s now (%s); "
+		"the daemon will start and keep trying\n", path, where, c->statsd.host,
+		noname ? "does not resolve" : "cannot be resolved", why);
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
 	struct hw_config c;
@@ -343,6 +367,7 @@ static int cmd_check_config(int argc, char **argv)
 		hw_config_fini(&c);
 		return fail(&e);
 	}
+	warn_host(path, &c);
 	if (dump)
 		hw_config_dump(stdout, &c);
 	else

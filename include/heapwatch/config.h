@@ -44,6 +44,7 @@
 #define HW_CONFIG_PATH_MAX     256  /* metric path template */
 #define HW_CONFIG_PIDFILE_MAX  4096
 #define HW_CONFIG_MATCH_MAX    1024
+#define HW_CONFIG_KEYS_MAX     64   /* rows of the key table, at most */
 #define HW_CONFIG_HISTORY_PATH_MAX 1024
 
 #ifndef HW_LOCALSTATEDIR
@@ -149,6 +150,10 @@ struct hw_config {
 	struct hw_history_config history;
 	struct hw_config_target *targets; /* ntargets entries, owned */
 	size_t ntargets;             /* 0..HW_CONFIG_TARGETS_MAX */
+	/* Where each key's value outside targets was written (1-based;
+	 * 0 when the key was not given), by row of the key table: see
+	 * hw_config_where().  Not compared by hw_config_diff(). */
+	struct { unsigned line, column; } where[HW_CONFIG_KEYS_MAX];
 };
 
 /* Fill *c with every key's default and no targets.  *c must own nothing
@@ -195,6 +200,13 @@ void hw_config_dump(FILE *f, const struct hw_config *c);
  * what a reload changed. */
 int hw_config_diff(const struct hw_config *a, const struct hw_config *b,
 		   char *buf, size_t size);
+
+/* Where the value of key ("statsd.host"; any key outside targets) was
+ * written in the file c was parsed from: 0 with *line and *column set
+ * (1-based), or -1 when the key was not given or is not such a key.  For
+ * problems found after the parse, such as a host that does not resolve. */
+int hw_config_where(const struct hw_config *c, const char *key,
+		    unsigned *line, unsigned *column);
 
 /* The i-th key of the table as a path: "interval", "statsd", "statsd.port",
  * "targets", "targets[].name"...; NULL when i is past the end.  For

@@ -889,6 +889,30 @@ START_TEST(test_fini_and_diff)
 }
 END_TEST
 
+/* Where keys were written, for warnings after the parse. */
+START_TEST(test_where)
+{
+	struct hw_config c;
+	struct hw_err e;
+	unsigned line = 0, col = 0;
+
+	ck_assert_int_eq(parse("# x\ninterval: 10s\nstatsd:\n  port: 9\n    \n  host:   example.org\n", &c, &e), 0);
+	ck_assert_int_eq(hw_config_where(&c, "statsd.host", &line, &col), 0);
+	ck_assert_uint_eq(line, 6);
+	ck_assert_uint_eq(col, 11);
+	ck_assert_int_eq(hw_config_where(&c, "interval", &line, &col), 0);
+	ck_assert_uint_eq(line, 2);
+	ck_assert_uint_eq(col, 11);
+	/* not given, not such a key */
+	ck_assert_int_eq(hw_config_where(&c, "flush_interval", &line, &col), -1);
+	ck_assert_int_eq(hw_config_where(&c, "targets[].name", &line, &col), -1);
+	ck_assert_int_eq(hw_config_where(&c, "nonsense", &line, &col), -1);
+	hw_config_fini(&c);
+	hw_config_defaults(&c);
+	ck_assert_int_eq(hw_config_where(&c, "statsd.host", &line, &col), -1);
+}
+END_TEST
+
 START_TEST(test_load_errors)
 {
 	struct hw_config c;
@@ -970,6 +994,7 @@ int main(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_robust);
 	tcase_add_test(tc, test_fini_and_diff);
+	tcase_add_test(tc, test_where);
 	tcase_add_test(tc, test_load_errors);
 	tcase_add_test(tc, test_perms);
 	suite_add_tcase(s, tc);
