@@ -63,29 +63,48 @@ struct health {
 	uint64_t samples_taken, samples_failed, last_pause_us, max_pause_us;
 };
 
-struct daemon {
-	const char *path;
+/* One round's working space, sized by max_types: the samples of one
+ * target's processes and their aggregate. */
+struct round_bufs {
+	size_t cap;                        /* processes of a target per round */
+	struct hw_sample *samples;
+	const struct hw_sample **ptrs;
+	struct hw_proc_track **tracks;     /* the processes' of samples[] */
+	struct hw_sample_type *types;
+	struct hw_sample agg;
+	struct hw_sample_type *agg_types;
+};
+
+/* Everything one configuration determines.  A reload builds a new one
+ * beside the running one and swaps only once it is complete
+ * (state_build(), state_commit()); parts that the new configuration does
+ * not change (the snapshot buffer, the ring and the samples in it, the
+ * statsd client and its connection, the targets' census sessions) are
+ * handed over rather than built again. */
+struct state {
 	struct hw_config cfg;
+	struct hw_track_conf *tconf;    /* selection and trend settings, from
+					   cfg (borrows its watch_types) */
 	struct target_state *targets;
 	size_t ntargets;
+	struct hw_snap *snap;           /* one snapshot buffer for all */
 	struct hw_ring *ring;
 	struct hw_statsd *statsd;
+	struct round_bufs round;
+};
+
+struct daemon {
+	const char *path;
+	struct state st;                /* the running state */
 	struct hw_series *series;       /* new names known and budgeted; kept
 					   across reloads */
 	struct hw_census census;        /* reused for every census */
-	struct hw_snap *snap;           /* one snapshot buffer for all */
-	struct hw_sample *round;        /* this round's samples of one target */
-	const struct hw_sample **round_ptrs;
-	struct hw_sample_type *round_types;
-	size_t round_cap;
-	struct hw_sample agg;
-	struct hw_sample_type *agg_types;
-	struct hw_proc_track **round_tracks;
-	struct hw_track_conf tconf;     /* selection and trend settings */
+	struct health health;
 	uint64_t census_cpu_ns;         /* CPU of the censuses, in total */
 	int64_t started_ms;
 	int status_errno;               /* last status file error logged, 0 none */
-	struct health health;
+	uint64_t dropped_before;        /* samples dropped by earlier rings */
+	char statsd_logged[HW_STATSD_WHY_MAX]; /* the failure last logged */
 	int epfd, sigfd, tfd_sample, tfd_flush, tfd_wd;
 	uint64_t wd_usec;
 	int stopping;
@@ -124,10 +143,10 @@ static void slot_free(struct proc_slot *p)
 	memset(p, 0, sizeof *p);
 }
 
-static void targets_free(struct daemon *d)
+static void targets_free(struct state *st)
 {
-	for (size_t i = 0; i < d->ntargets; i++) {
-		struct target_state *t = &d->targets[i];
+	for (size_t i = 0; i < st->ntargets; i++) {
+		struct target_state *t = &st->targets[i];
 
 		for (size_t k = 0; k < t->nprocs; k++)
 			slot_free(&t->procs[k]);
@@ -136,26 +155,33 @@ static void targets_free(struct daemon *d)
 		hw_slots_fini(&t->slots);
 		hw_selector_fini(&t->sel);
 	}
-	free(d->targets);
-	d->targets = NULL;
-	d->ntargets = 0;
+	free(st->targets);
+	st->targets = NULL;
+	st->ntargets = 0;
+	free(st->tconf);
+	st->tconf = NULL;
 }
 
-static int targets_build(struct daemon *d, struct hw_err *e)
+static int targets_build(struct state *st, struct hw_err *e)
 {
-	d->targets = calloc(d->cfg.ntargets ? d->cfg.ntargets : 1, sizeof *d->targets);
-	if (!d->targets)
+	const struct hw_config *cfg = &st->cfg;
+
+	st->targets = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof *st->targets);
+	if (!st->targets)
 		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating targets");
-	hw_track_conf_from(&d->tconf, &d->cfg);
-	for (size_t i = 0; i < d->cfg.ntargets; i++) {
-		const struct hw_config_target *c = &d->cfg.targets[i];
-		struct target_state *t = &d->targets[i];
+	st->tconf = calloc(1, sizeof *st->tconf);
+	if (!st->tconf)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating targets");
+	hw_track_conf_from(st->tconf, cfg);
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		const struct hw_config_target *c = &cfg->targets[i];
+		struct target_state *t = &st->targets[i];
 
 		t->cfg = c;
 		t->rss = t->pss = -1;
 		hw_slots_init(&t->slots);
-		if (hw_target_track_init(&t->track, &d->tconf, ROUND_MAX) < 0) {
-			d->ntargets = i + 1;
+		if (hw_target_track_init(&t->track, st->tconf, ROUND_MAX) < 0) {
+			st->ntargets = i + 1;
 			return hw_err_set(e, HW_ENOMEM, ENOMEM, "target '%s': allocating its trends",
 					  c->name);
 		}
@@ -163,10 +189,10 @@ static int targets_build(struct daemon *d, struct hw_err *e)
 				     c->by == HW_TARGET_PIDFILE ? c->pidfile : NULL,
 				     c->by == HW_TARGET_MATCH ? c->match : NULL,
 				     c->children, e) < 0) {
-			d->ntargets = i;
+			st->ntargets = i;
 			return hw_err_prefix(e, "target '%s'", c->name);
 		}
-		d->ntargets = i + 1;
+		st->ntargets = i + 1;
 	}
 	return 0;
 }
@@ -261,6 +287,9 @@ static int lasting(enum hw_code c)
 	return hw_err_lasting(c);
 }
 
+/* ------------------------------------------------------------------ */
+/* a round: every target's processes sampled, each sample emitted */
+
 /* The age of a process from its start time (clock ticks since boot). */
 static double age_of(uint64_t starttime)
 {
@@ -303,7 +332,10 @@ static void fill_sample(struct daemon *d, struct hw_sample *s,
 			     age_of(p->id.starttime), s);
 }
 
-static void sample_proc(struct daemon *d, struct target_state *t,
+/* The one place a process's sample is produced: a census through the
+ * process's session (opened on first use), or only its memory figures
+ * when the census fails or waits for a retry. */
+static void take_sample(struct daemon *d, struct target_state *t,
 			struct proc_slot *p, struct hw_sample *s)
 {
 	struct hw_census_opts o;
@@ -317,9 +349,9 @@ static void sample_proc(struct daemon *d, struct target_state *t,
 		goto done;
 	if (!p->sess) {
 		hw_census_opts_default(&o);
-		o.max_pause_ns = d->cfg.max_pause_ns;
-		o.snapshot_limit = d->cfg.snapshot_limit;
-		o.shared_snap = d->snap;
+		o.max_pause_ns = d->st.cfg.max_pause_ns;
+		o.snapshot_limit = d->st.cfg.snapshot_limit;
+		o.shared_snap = d->st.snap;
 		/* A target in a long collection is sampled next interval
 		 * rather than holding up the others. */
 		o.busy_retries = 3;
@@ -351,7 +383,7 @@ failed:
 		p->logged = e.code;
 	}
 	if (lasting(e.code)) {
-		uint64_t wait = d->cfg.interval_ns * RETRY_INTERVALS;
+		uint64_t wait = d->st.cfg.interval_ns * RETRY_INTERVALS;
 
 		p->retry_at_ns = now + (wait > RETRY_MIN_NS ? wait : RETRY_MIN_NS);
 		hw_session_free(p->sess);
@@ -367,8 +399,16 @@ done:
 	fill_sample(d, s, t, p, &d->census, ok, &mem);
 }
 
+/* The one place samples go out: into the ring, which the flusher drains
+ * to statsd.  s is copied; the caller keeps it. */
+static void emit(struct daemon *d, const struct hw_sample *s)
+{
+	hw_ring_push(d->st.ring, s);
+}
+
 static void sample_target(struct daemon *d, struct target_state *t)
 {
+	struct round_bufs *rb = &d->st.round;
 	struct hw_pid_id *ids = NULL;
 	size_t n = 0, used = 0;
 	struct hw_err e;
@@ -391,49 +431,471 @@ static void sample_target(struct daemon *d, struct target_state *t)
 	for (size_t k = 0; k < t->nprocs && !d->stopping; k++) {
 		struct hw_sample *s;
 
-		if (used == d->round_cap)
+		if (used == rb->cap)
 			break; /* more processes than a round holds: next time */
-		s = &d->round[used];
-		sample_proc(d, t, &t->procs[k], s);
-		hw_ring_push(d->ring, s);
-		d->round_tracks[used] = &t->procs[k].track;
-		used++;
+		s = &rb->samples[used];
+		rb->tracks[used++] = &t->procs[k].track;
+		take_sample(d, t, &t->procs[k], s);
+		emit(d, s);
 	}
 	t->rss = t->pss = -1;
 	if (used) {
 		for (size_t i = 0; i < used; i++)
-			d->round_ptrs[i] = &d->round[i];
+			rb->ptrs[i] = &rb->samples[i];
 		/* figures only: the types are the aggregate selection's */
-		hw_sample_aggregate(d->round_ptrs, used, &d->agg, NULL, 0);
-		snprintf(d->agg.target, sizeof d->agg.target, "%s", t->cfg->name);
-		d->agg.pid = 0;
-		d->agg.slot = HW_SLOT_NONE;
-		d->agg.wall_ms = wall_ms();
-		hw_target_track_round(&t->track, t->cfg->name, d->round_tracks,
-				      d->round_ptrs, used, &d->agg);
-		t->rss = d->agg.rss;
-		t->pss = d->agg.pss;
-		hw_ring_push(d->ring, &d->agg);
+		hw_sample_aggregate(rb->ptrs, used, &rb->agg, NULL, 0);
+		snprintf(rb->agg.target, sizeof rb->agg.target, "%s", t->cfg->name);
+		rb->agg.pid = 0;
+		rb->agg.slot = HW_SLOT_NONE;
+		rb->agg.wall_ms = wall_ms();
+		hw_target_track_round(&t->track, t->cfg->name, rb->tracks,
+				      rb->ptrs, used, &rb->agg);
+		t->rss = rb->agg.rss;
+		t->pss = rb->agg.pss;
+		emit(d, &rb->agg);
 	}
+}
+
+/* "statsd ok", "statsd unreachable: WHY", ... for STATUS=. */
+static void statsd_summary(const struct daemon *d, char *buf, size_t size)
+{
+	struct hw_statsd_status ss;
+
+	hw_statsd_get_status(d->st.statsd, mono_ns(), &ss);
+	if (ss.up)
+		snprintf(buf, size, "statsd ok");
+	else if (ss.why[0])
+		snprintf(buf, size, "statsd unreachable: %s", ss.why);
+	else if (ss.resolving)
+		snprintf(buf, size, "statsd: resolving %s", d->st.cfg.statsd.host);
+	else
+		snprintf(buf, size, "statsd not reached yet");
 }
 
 static void sample_all(struct daemon *d)
 {
-	char status[256];
+	char status[HW_STATSD_WHY_MAX + 256], sd[HW_STATSD_WHY_MAX + 32];
 
-	for (size_t i = 0; i < d->ntargets && !d->stopping; i++)
-		sample_target(d, &d->targets[i]);
+	for (size_t i = 0; i < d->st.ntargets && !d->stopping; i++)
+		sample_target(d, &d->st.targets[i]);
+	statsd_summary(d, sd, sizeof sd);
 	snprintf(status, sizeof status,
-		 "STATUS=%llu samples, %llu failed, %zu buffered, %llu dropped; last pause %llu us",
+		 "STATUS=%llu samples (%llu failed), %zu buffered, %llu dropped, last pause %llu us; %s",
 		 (unsigned long long)d->health.samples_taken,
 		 (unsigned long long)d->health.samples_failed,
-		 hw_ring_len(d->ring), (unsigned long long)hw_ring_dropped(d->ring),
-		 (unsigned long long)d->health.last_pause_us);
+		 hw_ring_len(d->st.ring),
+		 (unsigned long long)(d->dropped_before + hw_ring_dropped(d->st.ring)),
+		 (unsigned long long)d->health.last_pause_us, sd);
 	hw_sd_notify(status, NULL);
 }
 
 /* ------------------------------------------------------------------ */
-/* set-up, reload, the loop */
+/* flush */
+
+/* Log when statsd becomes unreachable (and why, once per reason) and when
+ * it can be reached again. */
+static void note_statsd(struct daemon *d)
+{
+	struct hw_statsd_status ss;
+	const struct hw_config *c = &d->st.cfg;
+	unsigned line, col;
+
+	hw_statsd_get_status(d->st.statsd, mono_ns(), &ss);
+	if (ss.up) {
+		if (d->statsd_logged[0])
+			hw_log(HW_LOG_NOTICE, "statsd %s:%u reachable again (unreachable %llu s in all)",
+			       c->statsd.host, c->statsd.port,
+			       (unsigned long long)(ss.unreachable_ns / 1000000000u));
+		d->statsd_logged[0] = '\0';
+		return;
+	}
+	if (!ss.why[0] || strcmp(ss.why, d->statsd_logged) == 0)
+		return;
+	if (ss.noname && hw_config_where(c, "statsd.host", &line, &col) == 0)
+		hw_log(HW_LOG_WARNING,
+		       "%s:%u:%u: key 'statsd.host': '%s' does not resolve; samples wait in the ring (%zu now), retrying: %s",
+		       d->path, line, col,
+		       c->statsd.host, hw_ring_len(d->st.ring), ss.why);
+	else
+		hw_log(HW_LOG_WARNING,
+		       "statsd unreachable; samples wait in the ring (%zu now), retrying: %s",
+		       hw_ring_len(d->st.ring), ss.why);
+	memcpy(d->statsd_logged, ss.why, sizeof d->statsd_logged);
+}
+
+static int series_admit(void *arg, const char *line, size_t path_len)
+{
+	return hw_series_admit(arg, line, path_len, mono_ns());
+}
+
+static void series_done(void *arg, int sent)
+{
+	hw_series_done(arg, sent);
+}
+
+/* Say once when the budget of new names starts holding names back, and
+ * when none waits any more: a start with many workers and types takes a
+ * few minutes to create every series. */
+static void series_log(struct daemon *d, const struct hw_series_stats *before)
+{
+	struct hw_series_stats now;
+
+	hw_series_get_stats(d->series, &now);
+	if (now.waiting && !before->waiting)
+		hw_log(HW_LOG_NOTICE, "%llu new metric names wait for max_new_series_per_minute (%u); "
+		       "they are sent as the budget allows",
+		       (unsigned long long)now.waiting, d->st.cfg.max_new_series);
+	else if (!now.waiting && before->waiting)
+		hw_log(HW_LOG_NOTICE, "no new metric name waits any more (%llu names sent)",
+		       (unsigned long long)now.new_names);
+	if (now.full > before->full && before->full == 0)
+		hw_log(HW_LOG_WARNING, "%d metric names sent in the last hour: no room to remember "
+		       "more; new names are held back", HW_SERIES_CAPACITY / 8 * 7);
+}
+
+/* Rewrite the status file: what every target and process is now. */
+static void write_status(struct daemon *d)
+{
+	const struct hw_config *c = &d->st.cfg;
+	struct hw_status_daemon sd = {
+		.pid = getpid(), .started_ms = d->started_ms, .updated_ms = wall_ms(),
+		.interval_ns = c->interval_ns,
+		.flush_interval_ns = c->flush_interval_ns, .trend = c->trend,
+		.census_cpu_us = d->census_cpu_ns / 1000,
+	};
+	struct hw_status_w w;
+	struct hw_err e;
+
+	for (size_t i = 0; i < d->st.ntargets; i++)
+		sd.trend_cpu_us += d->st.targets[i].track.cpu_ns / 1000;
+	if (hw_status_open(&w, c->status_file, &sd, &e) < 0)
+		goto failed;
+	for (size_t i = 0; i < d->st.ntargets; i++) {
+		struct target_state *t = &d->st.targets[i];
+
+		hw_status_target(&w, t->cfg->name, hw_target_trend_judged(t->track.trend),
+				 t->rss, t->pss, (unsigned)t->nprocs);
+		for (size_t k = 0; k < t->nprocs; k++) {
+			const struct proc_slot *p = &t->procs[k];
+			const struct hw_proc_trend *pt = p->track.trend;
+			char slot[HW_SLOT_NAME_MAX];
+
+			hw_status_process(&w, p->id.pid,
+					  p->slot >= 0 ? hw_slot_name(p->slot, slot, sizeof slot) : NULL,
+					  pt ? hw_proc_trend_age(pt) : 0, p->rss, p->pss,
+					  pt ? hw_proc_trend_judged(pt) : NULL);
+		}
+	}
+	if (hw_status_commit(&w, &e) < 0)
+		goto failed;
+	if (d->status_errno) {
+		hw_log(HW_LOG_NOTICE, "status file %s written again", c->status_file);
+		d->status_errno = 0;
+	}
+	return;
+failed:
+	if (d->status_errno != (e.sys_errno ? e.sys_errno : -1)) {
+		d->status_errno = e.sys_errno ? e.sys_errno : -1;
+		log_err(HW_LOG_WARNING, "status file (heapwatch status will not see this daemon)",
+			&e);
+	}
+}
+
+static void flush(struct daemon *d)
+{
+	struct hw_err e;
+	struct hw_series_stats ss;
+	struct hw_statsd_health h = {
+		.samples_taken = d->health.samples_taken,
+		.samples_failed = d->health.samples_failed,
+		.samples_dropped = d->dropped_before + hw_ring_dropped(d->st.ring),
+		.last_pause_us = d->health.last_pause_us,
+		.max_pause_us = d->health.max_pause_us,
+	};
+
+	if (!d->st.statsd)
+		return;
+	for (size_t i = 0; i < d->st.ntargets; i++)
+		h.types_held_back += d->st.targets[i].track.held_back;
+	hw_series_get_stats(d->series, &ss);
+	h.series_new = ss.new_names;
+	h.series_deferred = ss.deferred;
+	h.series_waiting = ss.waiting;
+	hw_err_clear(&e);
+	if (hw_statsd_flush(d->st.statsd, d->st.ring, &h, mono_ns(), &e) < 0)
+		log_err(HW_LOG_DEBUG, "flush", &e);
+	hw_series_flush_end(d->series, mono_ns());
+	series_log(d, &ss);
+	note_statsd(d);
+	write_status(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* building, swapping and freeing a state */
+
+static int add_fd(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int set_timer(int fd, uint64_t ns)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof its);
+	its.it_interval.tv_sec = (time_t)(ns / 1000000000u);
+	its.it_interval.tv_nsec = (long)(ns % 1000000000u);
+	its.it_value = its.it_interval;
+	return timerfd_settime(fd, 0, &its, NULL);
+}
+
+static int round_alloc(struct round_bufs *rb, unsigned cap_types,
+		       struct hw_err *e)
+{
+	rb->cap = ROUND_MAX;
+	rb->samples = calloc(rb->cap, sizeof *rb->samples);
+	rb->ptrs = calloc(rb->cap, sizeof *rb->ptrs);
+	rb->tracks = calloc(rb->cap, sizeof *rb->tracks);
+	/* pages never touched cost no memory: a round uses what its
+	 * processes send */
+	rb->types = calloc(rb->cap * cap_types, sizeof *rb->types);
+	rb->agg_types = calloc(cap_types, sizeof *rb->agg_types);
+	if (!rb->samples || !rb->ptrs || !rb->tracks || !rb->types || !rb->agg_types)
+		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating sample buffers");
+	for (size_t i = 0; i < rb->cap; i++) {
+		rb->samples[i].types = rb->types + i * cap_types;
+		rb->samples[i].cap_types = cap_types;
+	}
+	memset(&rb->agg, 0, sizeof rb->agg);
+	rb->agg.types = rb->agg_types;
+	rb->agg.cap_types = cap_types;
+	return 0;
+}
+
+static void round_free(struct round_bufs *rb)
+{
+	free(rb->samples);
+	free(rb->ptrs);
+	free(rb->tracks);
+	free(rb->types);
+	free(rb->agg_types);
+	memset(rb, 0, sizeof *rb);
+}
+
+static int same_statsd(const struct hw_statsd_config *a,
+		       const struct hw_statsd_config *b)
+{
+	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
+	       a->protocol == b->protocol && strcmp(a->prefix, b->prefix) == 0 &&
+	       a->max_packet == b->max_packet && strcmp(a->path, b->path) == 0;
+}
+
+/* Free what st owns (parts handed over are NULL by then). */
+static void state_fini(struct daemon *d, struct state *st)
+{
+	targets_free(st);
+	round_free(&st->round);
+	hw_ring_free(st->ring);
+	hw_snap_free(st->snap);
+	if (st->statsd) {
+		(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, hw_statsd_fd(st->statsd), NULL);
+		hw_statsd_close(st->statsd);
+	}
+	hw_config_fini(&st->cfg);
+	memset(st, 0, sizeof *st);
+}
+
+/* Build ns (whose cfg is loaded) beside old (the running state, or NULL
+ * at start): everything old cannot hand over.  Nothing running changes;
+ * on failure ns holds what was built so far (state_fini() it). */
+static int state_build(struct daemon *d, struct state *ns,
+		       const struct state *old, struct hw_err *e)
+{
+	const struct hw_config *c = &ns->cfg;
+
+	if (targets_build(ns, e) < 0)
+		return -1;
+	if (!old || old->cfg.max_types != c->max_types)
+		if (round_alloc(&ns->round, c->max_types, e) < 0)
+			return -1;
+	if (!old || old->cfg.snapshot_limit != c->snapshot_limit)
+		if (!(ns->snap = hw_snap_new(NULL, c->snapshot_limit, e)))
+			return -1;
+	if (!old || old->cfg.ring_capacity != c->ring_capacity ||
+	    old->cfg.top_types != c->top_types || old->cfg.max_types != c->max_types) {
+		/* The buffered samples share ring_capacity * top_types type
+		 * entries (as many as before there was a growth selection):
+		 * larger samples leave room for fewer. */
+		size_t pool = (size_t)c->ring_capacity * c->top_types;
+
+		if (pool < 2 * (size_t)c->max_types)
+			pool = 2 * (size_t)c->max_types;
+		ns->ring = hw_ring_new_pool(c->ring_capacity, c->max_types, pool, e);
+		if (!ns->ring)
+			return -1;
+	}
+	if (!old || !same_statsd(&old->cfg.statsd, &c->statsd)) {
+		struct hw_statsd_filter f = { series_admit, series_done, d->series };
+
+		ns->statsd = hw_statsd_open(&c->statsd, e);
+		if (!ns->statsd)
+			return -1;
+		hw_statsd_set_filter(ns->statsd, &f);
+		if (add_fd(d->epfd, hw_statsd_fd(ns->statsd)) < 0) {
+			hw_err_set(e, HW_ESYS, errno, "epoll_ctl");
+			hw_statsd_close(ns->statsd);
+			ns->statsd = NULL;
+			return -1;
+		}
+	}
+	/* Last: the one step that changes running state; nothing after it
+	 * can fail, and when it fails it changed nothing. */
+	if (old && old->cfg.max_new_series != c->max_new_series &&
+	    hw_series_set_budget(d->series, c->max_new_series, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* Whether selections and trends made under a can go on under b. */
+static int same_tracking(const struct hw_config *a, const struct hw_config *b)
+{
+	if (a->top_types != b->top_types || a->growth_types != b->growth_types ||
+	    a->max_types != b->max_types || a->trend.warmup_ns != b->trend.warmup_ns ||
+	    a->trend.bucket_ns != b->trend.bucket_ns ||
+	    a->trend.window_ns != b->trend.window_ns ||
+	    a->watch_types.n != b->watch_types.n)
+		return 0;
+	for (size_t i = 0; i < a->watch_types.n; i++)
+		if (strcmp(a->watch_types.v[i], b->watch_types.v[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* A target that keeps its name across a reload keeps its processes and
+ * their worker slots; their census sessions (layouts found, plans learnt)
+ * when the sessions' options hold, and their selections and trends (hours
+ * of history behind a verdict) when the tracking settings hold.  o is left
+ * empty, for state_fini(). */
+static void target_carry(struct target_state *t, struct target_state *o,
+			 int keep_sessions, int keep_tracks,
+			 const struct hw_track_conf *tconf)
+{
+	struct hw_target_track tt;
+
+	t->procs = o->procs;
+	t->nprocs = o->nprocs;
+	t->cap = o->cap;
+	t->slots = o->slots;
+	t->resolve_logged = o->resolve_logged;
+	t->rss = o->rss;
+	t->pss = o->pss;
+	o->procs = NULL;
+	o->nprocs = o->cap = 0;
+	hw_slots_init(&o->slots);
+	if (keep_tracks) {
+		tt = t->track;
+		t->track = o->track;
+		o->track = tt;
+		t->track.conf = tconf;
+	}
+	for (size_t k = 0; k < t->nprocs; k++) {
+		struct proc_slot *p = &t->procs[k];
+
+		if (!keep_sessions) {
+			hw_session_free(p->sess);
+			p->sess = NULL;
+		}
+		if (!keep_tracks) {
+			hw_proc_track_retire(&p->track, NULL);
+			hw_proc_track_init(&p->track);
+		}
+	}
+}
+
+/* Make ns the running state: take over from the old one what ns did not
+ * build, carry the samples still waiting, the targets' processes, slots,
+ * sessions and trends over (target_carry()), free the rest.  Cannot
+ * fail. */
+static void state_commit(struct daemon *d, struct state *ns)
+{
+	struct state old = d->st;
+	uint64_t now = mono_ns();
+	int keep_sessions = ns->snap == NULL &&
+			    old.cfg.max_pause_ns == ns->cfg.max_pause_ns;
+	int keep_tracks = same_tracking(&old.cfg, &ns->cfg);
+
+	if (!ns->round.samples) {
+		ns->round = old.round;
+		memset(&old.round, 0, sizeof old.round);
+	}
+	if (!ns->snap) {
+		ns->snap = old.snap;
+		old.snap = NULL;
+	}
+	if (!ns->ring) {
+		ns->ring = old.ring;
+		old.ring = NULL;
+	} else if (old.ring) {
+		/* Samples still waiting go out with the new settings. */
+		for (size_t i = 0; i < hw_ring_len(old.ring); i++)
+			hw_ring_push(ns->ring, hw_ring_peek(old.ring, i));
+		d->dropped_before += hw_ring_dropped(old.ring);
+		if (!ns->statsd)
+			hw_statsd_ring_replaced(old.statsd);
+	}
+	if (!ns->statsd) {
+		ns->statsd = old.statsd;
+		old.statsd = NULL;
+	} else {
+		if (old.statsd)
+			hw_statsd_inherit(ns->statsd, old.statsd, now);
+		d->statsd_logged[0] = '\0';
+		hw_statsd_start(ns->statsd, now);
+	}
+	if (keep_tracks) {
+		/* The selections borrow the watch list of the configuration
+		 * they were made with: the new configuration adopts that
+		 * storage (the lists are equal). */
+		struct hw_strlist w = ns->cfg.watch_types;
+
+		ns->cfg.watch_types = old.cfg.watch_types;
+		old.cfg.watch_types = w;
+		hw_track_conf_from(ns->tconf, &ns->cfg);
+	}
+	for (size_t i = 0; i < ns->ntargets; i++)
+		for (size_t j = 0; j < old.ntargets; j++)
+			if (strcmp(old.targets[j].cfg->name, ns->targets[i].cfg->name) == 0) {
+				target_carry(&ns->targets[i], &old.targets[j],
+					     keep_sessions, keep_tracks, ns->tconf);
+				break;
+			}
+	d->st = *ns;
+	memset(ns, 0, sizeof *ns);
+	hw_log_set_level(d->forced_level >= 0 ? (enum hw_log_level)d->forced_level
+					       : d->st.cfg.log_level);
+	set_timer(d->tfd_sample, d->st.cfg.interval_ns);
+	set_timer(d->tfd_flush, d->st.cfg.flush_interval_ns);
+	state_fini(d, &old);
+}
+
+/* What a configuration allows but probably did not mean. */
+static void config_warnings(const struct hw_config *c)
+{
+	if (c->trend.bucket_ns < c->interval_ns)
+		hw_log(HW_LOG_WARNING, "trend.bucket is shorter than interval: most buckets hold no sample, and verdicts need %d valleys",
+		       HW_TREND_BUCKETS_MIN);
+}
+
+/* The file at path, checked and parsed into *c. */
+static int load_config(const char *path, struct hw_config *c, struct hw_err *e)
+{
+	hw_config_defaults(c);
+	if (hw_config_check_perms(path, e) < 0)
+		return -1;
+	return hw_config_load(path, c, e);
+}
 
 /* Keep only what sampling needs: CAP_SYS_PTRACE (ptrace, reading other
  * users' processes) and CAP_DAC_READ_SEARCH (/proc/PID/mem and maps of
@@ -466,242 +928,42 @@ static void drop_capabilities(void)
 		hw_log(HW_LOG_INFO, "capabilities: kept CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH only");
 }
 
+/* ------------------------------------------------------------------ */
+/* reload, set-up, the loop */
 
-static int set_timer(int fd, uint64_t ns)
-{
-	struct itimerspec its;
-
-	memset(&its, 0, sizeof its);
-	its.it_interval.tv_sec = (time_t)(ns / 1000000000u);
-	its.it_interval.tv_nsec = (long)(ns % 1000000000u);
-	its.it_value = its.it_interval;
-	return timerfd_settime(fd, 0, &its, NULL);
-}
-
-static int buffers_alloc(struct daemon *d, struct hw_err *e)
-{
-	unsigned cap = d->cfg.max_types;
-	size_t pool = (size_t)d->cfg.ring_capacity * d->cfg.top_types;
-
-	d->round_cap = ROUND_MAX;
-	d->round = calloc(d->round_cap, sizeof *d->round);
-	d->round_ptrs = calloc(d->round_cap, sizeof *d->round_ptrs);
-	d->round_tracks = calloc(d->round_cap, sizeof *d->round_tracks);
-	/* pages never touched cost no memory: a round uses what its
-	 * processes send */
-	d->round_types = calloc((size_t)d->round_cap * cap, sizeof *d->round_types);
-	d->agg_types = calloc(cap, sizeof *d->agg_types);
-	if (!d->round || !d->round_ptrs || !d->round_tracks || !d->round_types ||
-	    !d->agg_types)
-		return hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating sample buffers");
-	for (size_t i = 0; i < d->round_cap; i++) {
-		d->round[i].types = d->round_types + i * cap;
-		d->round[i].cap_types = cap;
-	}
-	memset(&d->agg, 0, sizeof d->agg);
-	d->agg.types = d->agg_types;
-	d->agg.cap_types = cap;
-	d->snap = hw_snap_new(NULL, d->cfg.snapshot_limit, e);
-	if (!d->snap)
-		return -1;
-	/* The buffered samples share ring_capacity * top_types type entries
-	 * (as many as before there was a growth selection): larger samples
-	 * leave room for fewer. */
-	if (pool < 2 * (size_t)cap)
-		pool = 2 * (size_t)cap;
-	d->ring = hw_ring_new_pool(d->cfg.ring_capacity, cap, pool, e);
-	if (!d->ring)
-		return -1;
-	return 0;
-}
-
-static void buffers_free(struct daemon *d)
-{
-	free(d->round);
-	free(d->round_ptrs);
-	free(d->round_types);
-	free(d->agg_types);
-	free(d->round_tracks);
-	d->round_tracks = NULL;
-	hw_ring_free(d->ring);
-	hw_snap_free(d->snap);
-	d->snap = NULL;
-	d->round = NULL;
-	d->round_ptrs = NULL;
-	d->round_types = d->agg_types = NULL;
-	d->ring = NULL;
-}
-
-static int series_admit(void *arg, const char *line, size_t path_len)
-{
-	return hw_series_admit(arg, line, path_len, mono_ns());
-}
-
-static void series_done(void *arg, int sent)
-{
-	hw_series_done(arg, sent);
-}
-
-static int statsd_connect(struct daemon *d, struct hw_err *e)
-{
-	struct hw_statsd_filter f = { series_admit, series_done, NULL };
-
-	if (!d->series) {
-		d->series = hw_series_new(d->cfg.max_new_series, e);
-		if (!d->series)
-			return -1;
-	} else if (hw_series_set_budget(d->series, d->cfg.max_new_series, e) < 0) {
-		return -1;
-	}
-	d->statsd = hw_statsd_open(&d->cfg.statsd, e);
-	if (!d->statsd)
-		return -1;
-	f.arg = d->series;
-	hw_statsd_set_filter(d->statsd, &f);
-	return 0;
-}
-
-/* Say once when the budget of new names starts holding names back, and
- * when none waits any more: a start with many workers and types takes a
- * few minutes to create every series. */
-static void series_log(struct daemon *d, const struct hw_series_stats *before)
-{
-	struct hw_series_stats now;
-
-	hw_series_get_stats(d->series, &now);
-	if (now.waiting && !before->waiting)
-		hw_log(HW_LOG_NOTICE, "%llu new metric names wait for max_new_series_per_minute (%u); "
-		       "they are sent as the budget allows",
-		       (unsigned long long)now.waiting, d->cfg.max_new_series);
-	else if (!now.waiting && before->waiting)
-		hw_log(HW_LOG_NOTICE, "no new metric name waits any more (%llu names sent)",
-		       (unsigned long long)now.new_names);
-	if (now.full > before->full && before->full == 0)
-		hw_log(HW_LOG_WARNING, "%d metric names sent in the last hour: no room to remember "
-		       "more; new names are held back", HW_SERIES_CAPACITY / 8 * 7);
-}
-
-/* Rewrite the status file: what every target and process is now. */
-static void write_status(struct daemon *d)
-{
-	struct hw_status_daemon sd = {
-		.pid = getpid(), .started_ms = d->started_ms, .updated_ms = wall_ms(),
-		.interval_ns = d->cfg.interval_ns,
-		.flush_interval_ns = d->cfg.flush_interval_ns, .trend = d->cfg.trend,
-		.census_cpu_us = d->census_cpu_ns / 1000,
-	};
-	struct hw_status_w w;
-	struct hw_err e;
-
-	for (size_t i = 0; i < d->ntargets; i++)
-		sd.trend_cpu_us += d->targets[i].track.cpu_ns / 1000;
-	if (hw_status_open(&w, d->cfg.status_file, &sd, &e) < 0)
-		goto failed;
-	for (size_t i = 0; i < d->ntargets; i++) {
-		struct target_state *t = &d->targets[i];
-
-		hw_status_target(&w, t->cfg->name, hw_target_trend_judged(t->track.trend),
-				 t->rss, t->pss, (unsigned)t->nprocs);
-		for (size_t k = 0; k < t->nprocs; k++) {
-			const struct proc_slot *p = &t->procs[k];
-			const struct hw_proc_trend *pt = p->track.trend;
-			char slot[HW_SLOT_NAME_MAX];
-
-			hw_status_process(&w, p->id.pid,
-					  p->slot >= 0 ? hw_slot_name(p->slot, slot, sizeof slot) : NULL,
-					  pt ? hw_proc_trend_age(pt) : 0, p->rss, p->pss,
-					  pt ? hw_proc_trend_judged(pt) : NULL);
-		}
-	}
-	if (hw_status_commit(&w, &e) < 0)
-		goto failed;
-	if (d->status_errno) {
-		hw_log(HW_LOG_NOTICE, "status file %s written again", d->cfg.status_file);
-		d->status_errno = 0;
-	}
-	return;
-failed:
-	if (d->status_errno != (e.sys_errno ? e.sys_errno : -1)) {
-		d->status_errno = e.sys_errno ? e.sys_errno : -1;
-		log_err(HW_LOG_WARNING, "status file (heapwatch status will not see this daemon)",
-			&e);
-	}
-}
-
-static void flush(struct daemon *d)
-{
-	struct hw_err e;
-	struct hw_series_stats ss;
-	struct hw_statsd_health h = {
-		.samples_taken = d->health.samples_taken,
-		.samples_failed = d->health.samples_failed,
-		.samples_dropped = hw_ring_dropped(d->ring),
-		.last_pause_us = d->health.last_pause_us,
-		.max_pause_us = d->health.max_pause_us,
-	};
-
-	for (size_t i = 0; i < d->ntargets; i++)
-		h.types_held_back += d->targets[i].track.held_back;
-
-	hw_series_get_stats(d->series, &ss);
-	h.series_new = ss.new_names;
-	h.series_deferred = ss.deferred;
-	h.series_waiting = ss.waiting;
-	if (hw_statsd_flush(d->statsd, d->ring, &h, mono_ns(), &e) < 0)
-		log_err(HW_LOG_DEBUG, "statsd", &e);
-	hw_series_flush_end(d->series, mono_ns());
-	series_log(d, &ss);
-	write_status(d);
-}
-
-/* SIGHUP: parse the file into a fresh struct and swap only if valid. */
+/* SIGHUP: a new state built beside the running one and swapped in only
+ * when complete; any failure leaves the running one as it was. */
 static void reload(struct daemon *d)
 {
-	struct hw_config nc;
+	struct state ns;
 	struct hw_err e;
 	char diff[128];
 
-	hw_config_defaults(&nc);
-	if (hw_config_check_perms(d->path, &e) < 0 ||
-	    hw_config_load(d->path, &nc, &e) < 0) {
-		log_err(HW_LOG_ERR, "reload refused, keeping the running configuration", &e);
-		hw_config_fini(&nc);
-		return;
-	}
-	if (hw_config_diff(&d->cfg, &nc, diff, sizeof diff) == 0) {
+	memset(&ns, 0, sizeof ns);
+	hw_err_clear(&e);
+	if (load_config(d->path, &ns.cfg, &e) < 0)
+		goto refused;
+	if (hw_config_diff(&d->st.cfg, &ns.cfg, diff, sizeof diff) == 0) {
 		hw_log(HW_LOG_INFO, "reload: configuration unchanged");
-		hw_config_fini(&nc);
+		state_fini(d, &ns);
 		return;
 	}
 	hw_sd_notify("RELOADING=1", NULL);
-	/* Flush what the old settings buffered, then rebuild. */
-	flush(d);
-	targets_free(d);
-	buffers_free(d);
-	hw_statsd_close(d->statsd);
-	d->statsd = NULL;
-	hw_config_fini(&d->cfg);
-	d->cfg = nc;
-	hw_log_set_level(d->forced_level >= 0 ? (enum hw_log_level)d->forced_level
-					       : d->cfg.log_level);
-	if (targets_build(d, &e) < 0 || buffers_alloc(d, &e) < 0 ||
-	    statsd_connect(d, &e) < 0) {
-		log_err(HW_LOG_ERR, "reload", &e);
-		d->stopping = 1;
-		return;
+	if (state_build(d, &ns, &d->st, &e) < 0) {
+		hw_sd_notify("READY=1", NULL);
+		goto refused;
 	}
-	set_timer(d->tfd_sample, d->cfg.interval_ns);
-	set_timer(d->tfd_flush, d->cfg.flush_interval_ns);
-	hw_log(HW_LOG_NOTICE, "reloaded %s (first change: %s): %zu targets",
-	       d->path, diff, d->ntargets);
+	state_commit(d, &ns);
+	config_warnings(&d->st.cfg);
+	hw_log(HW_LOG_NOTICE, "reloaded %s (first change: %s): %zu targets, every %llu ms, statsd %s:%u",
+	       d->path, diff, d->st.ntargets,
+	       (unsigned long long)(d->st.cfg.interval_ns / 1000000),
+	       d->st.cfg.statsd.host, d->st.cfg.statsd.port);
 	hw_sd_notify("READY=1", NULL);
-}
-
-static int add_fd(int epfd, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+	return;
+refused:
+	log_err(HW_LOG_ERR, "reload refused, keeping the running configuration", &e);
+	state_fini(d, &ns);
 }
 
 static void drain(int fd)
@@ -712,6 +974,7 @@ static void drain(int fd)
 		;
 }
 
+/* Signals, the event loop and its timers (armed by state_commit()). */
 static int setup(struct daemon *d, struct hw_err *e)
 {
 	sigset_t set;
@@ -733,9 +996,6 @@ static int setup(struct daemon *d, struct hw_err *e)
 	if (add_fd(d->epfd, d->sigfd) < 0 || add_fd(d->epfd, d->tfd_sample) < 0 ||
 	    add_fd(d->epfd, d->tfd_flush) < 0)
 		return hw_err_set(e, HW_ESYS, errno, "epoll_ctl");
-	if (set_timer(d->tfd_sample, d->cfg.interval_ns) < 0 ||
-	    set_timer(d->tfd_flush, d->cfg.flush_interval_ns) < 0)
-		return hw_err_set(e, HW_ESYS, errno, "arming timers");
 	if (hw_sd_watchdog_usec(&d->wd_usec, NULL) > 0) {
 		d->tfd_wd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (d->tfd_wd < 0 || add_fd(d->epfd, d->tfd_wd) < 0 ||
@@ -765,41 +1025,42 @@ static void handle_signals(struct daemon *d)
 int hw_daemon_main(const char *config_path, int log_level)
 {
 	struct daemon d;
+	struct state ns;
 	struct hw_err e;
 	int rc = 1;
 
 	memset(&d, 0, sizeof d);
+	memset(&ns, 0, sizeof ns);
 	d.path = config_path;
-	d.sigfd = d.tfd_sample = d.tfd_flush = d.tfd_wd = d.epfd = -1;
-	hw_census_init(&d.census);
-	hw_config_defaults(&d.cfg);
-	if (hw_config_check_perms(config_path, &e) < 0 ||
-	    hw_config_load(config_path, &d.cfg, &e) < 0) {
-		log_err(HW_LOG_ERR, "", &e);
-		hw_config_fini(&d.cfg);
-		return hw_err_exit_status(&e) ? hw_err_exit_status(&e) : 1;
-	}
 	d.forced_level = log_level;
 	d.started_ms = wall_ms();
-	hw_log_set_level(log_level >= 0 ? (enum hw_log_level)log_level : d.cfg.log_level);
-	if (targets_build(&d, &e) < 0 || buffers_alloc(&d, &e) < 0 ||
-	    statsd_connect(&d, &e) < 0 || setup(&d, &e) < 0) {
-		log_err(HW_LOG_ERR, "start-up", &e);
+	d.sigfd = d.tfd_sample = d.tfd_flush = d.tfd_wd = d.epfd = -1;
+	hw_census_init(&d.census);
+	hw_err_clear(&e);
+	if (load_config(config_path, &ns.cfg, &e) < 0) {
+		log_err(HW_LOG_ERR, "", &e);
 		rc = hw_err_exit_status(&e) ? hw_err_exit_status(&e) : 1;
 		goto out;
 	}
+	hw_log_set_level(log_level >= 0 ? (enum hw_log_level)log_level : ns.cfg.log_level);
+	if (setup(&d, &e) < 0)
+		goto failed;
+	/* Before any thread (a statsd lookup) starts: capabilities are a
+	 * property of each thread, inherited at creation. */
 	drop_capabilities();
-	if (d.cfg.trend.bucket_ns < d.cfg.interval_ns)
-		hw_log(HW_LOG_WARNING, "trend.bucket is shorter than interval: most buckets hold no sample, and verdicts need %d valleys",
-		       HW_TREND_BUCKETS_MIN);
+	d.series = hw_series_new(ns.cfg.max_new_series, &e);
+	if (!d.series || state_build(&d, &ns, NULL, &e) < 0)
+		goto failed;
+	state_commit(&d, &ns);
+	config_warnings(&d.st.cfg);
 	hw_log(HW_LOG_NOTICE, "started: %zu targets, every %llu ms, statsd %s:%u",
-	       d.ntargets, (unsigned long long)(d.cfg.interval_ns / 1000000),
-	       d.cfg.statsd.host, d.cfg.statsd.port);
+	       d.st.ntargets, (unsigned long long)(d.st.cfg.interval_ns / 1000000),
+	       d.st.cfg.statsd.host, d.st.cfg.statsd.port);
 	hw_sd_notify("READY=1", NULL);
 	sample_all(&d);
 	while (!d.stopping) {
-		struct epoll_event ev[4];
-		int n = epoll_wait(d.epfd, ev, 4, -1);
+		struct epoll_event ev[8];
+		int n = epoll_wait(d.epfd, ev, 8, -1);
 
 		if (n < 0 && errno != EINTR) {
 			hw_err_set(&e, HW_ESYS, errno, "epoll_wait");
@@ -823,6 +1084,9 @@ int hw_daemon_main(const char *config_path, int log_level)
 			} else if (fd == d.tfd_wd) {
 				drain(fd);
 				hw_sd_notify("WATCHDOG=1", NULL);
+			} else if (d.st.statsd && fd == hw_statsd_fd(d.st.statsd)) {
+				/* a lookup of the statsd host finished */
+				flush(&d);
 			}
 		}
 	}
@@ -831,15 +1095,18 @@ int hw_daemon_main(const char *config_path, int log_level)
 	hw_log(HW_LOG_NOTICE, "stopped: %llu samples taken, %llu failed, %zu unsent, %llu dropped",
 	       (unsigned long long)d.health.samples_taken,
 	       (unsigned long long)d.health.samples_failed,
-	       hw_ring_len(d.ring), (unsigned long long)hw_ring_dropped(d.ring));
+	       hw_ring_len(d.st.ring),
+	       (unsigned long long)(d.dropped_before + hw_ring_dropped(d.st.ring)));
 	rc = 0;
+	goto out;
+failed:
+	log_err(HW_LOG_ERR, "start-up", &e);
+	rc = hw_err_exit_status(&e) ? hw_err_exit_status(&e) : 1;
 out:
-	targets_free(&d);
-	buffers_free(&d);
-	hw_statsd_close(d.statsd);
+	state_fini(&d, &ns);
+	state_fini(&d, &d.st);
 	hw_series_free(d.series);
 	hw_census_fini(&d.census);
-	hw_config_fini(&d.cfg);
 	if (d.sigfd >= 0) close(d.sigfd);
 	if (d.tfd_sample >= 0) close(d.tfd_sample);
 	if (d.tfd_flush >= 0) close(d.tfd_flush);
