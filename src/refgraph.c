@@ -222,6 +222,16 @@ void hw_refgraph_free(struct hw_refgraph *g)
 /* ------------------------------------------------------------------ */
 /* nodes */
 
+/* Bits set in x, without relying on the POPCNT instruction (a call into
+ * libgcc for the default x86_64 target). */
+static inline unsigned popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
 static uint64_t mix(uint64_t x)
 {
 	x ^= x >> 33;
@@ -431,8 +441,8 @@ uint32_t hw_refgraph_find(const struct hw_refgraph *g, uint64_t addr)
 		return HW_RG_NONE;
 	rank = p->base;
 	for (unsigned k = 0; k < w; k++)
-		rank += (uint32_t)__builtin_popcountll(p->bits[k]);
-	rank += (uint32_t)__builtin_popcountll(p->bits[w] & ((1ull << (gr % 64)) - 1));
+		rank += (uint32_t)popcount64(p->bits[k]);
+	rank += (uint32_t)popcount64(p->bits[w] & ((1ull << (gr % 64)) - 1));
 	return rank;
 }
 
