@@ -67,9 +67,7 @@ void hw_json_string(FILE *f, const char *str)
 	fputc('"', f);
 }
 
-/* For terminals: control characters and invalid UTF-8 shown as '?', so a
- * hostile type name cannot move the cursor or forge lines. */
-static void print_safe(FILE *f, const char *str, int width)
+void hw_print_safe(FILE *f, const char *str, int width)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	int col = 0;
@@ -174,7 +172,7 @@ void hw_print_table(FILE *f, const struct hw_census *c, size_t top)
 		double share = c->gc_objects ?
 			100.0 * (double)c->types[i].count / (double)c->gc_objects : 0;
 
-		print_safe(f, c->types[i].name, w);
+		hw_print_safe(f, c->types[i].name, w);
 		fprintf(f, " %12llu %6.1f%%\n",
 			(unsigned long long)c->types[i].count, share);
 	}
@@ -335,7 +333,7 @@ void hw_print_growth_table(FILE *f, const struct hw_census *before,
 	for (size_t i = 0; i < n && (!top || shown < top); i++) {
 		if (d[i].delta <= 0)
 			continue;
-		print_safe(f, d[i].name, w);
+		hw_print_safe(f, d[i].name, w);
 		fprintf(f, " %12llu %+12lld\n", (unsigned long long)d[i].count,
 			(long long)d[i].delta);
 		shown++;

@@ -26,4 +26,9 @@ void hw_print_growth_json(FILE *f, const struct hw_census *before,
  * valid UTF-8 become U+FFFD, control characters are escaped. */
 void hw_json_string(FILE *f, const char *s);
 
+/* For terminals: s with control characters and invalid UTF-8 shown as
+ * '?' (a hostile type name cannot move the cursor or forge lines), padded
+ * with spaces to width characters. */
+void hw_print_safe(FILE *f, const char *s, int width);
+
 #endif
