@@ -77,7 +77,7 @@ static int budget_err(struct hw_refgraph *g, const char *what, uint64_t want,
 {
 	return hw_err_set(e, HW_ELIMIT, 0,
 			  "the referrer graph needs more than its memory budget "
-			  "of %" PRIu64 " MiB (%s: %" PRIu64 " MiB more)",
+			  "of %" PRIu64 " MiB (--graph-limit; %s: %" PRIu64 " MiB more)",
 			  g->max_bytes >> 20, what, (want + (1u << 20) - 1) >> 20);
 }
 

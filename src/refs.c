@@ -244,8 +244,9 @@ static int build_edges(struct hw_refs *r)
 
 		if ((u & 1023) == 0 && past_deadline(r))
 			return hw_err_set(r->e, HW_ETIMEOUT, 0,
-					  "building the referrer graph took longer than the "
-					  "pause budget (%u of %u objects done)", u, n);
+					  "the referrer graph could not be built within the "
+					  "pause budget (--max-pause) with the target stopped "
+					  "(%u of %u objects read)", u, n);
 		r->nbuf = 0;
 		if (hw_obj_referents(r->objects, r->s, hw_refgraph_addr(r->g, u),
 				     hw_refgraph_type(r->g, u), collect_referent, r,
@@ -1321,7 +1322,9 @@ int hw_refs_run(struct hw_refs *r, struct hw_snap *s,
 	if (ws.partial) {
 		if (!allow_misses)
 			return hw_err_set(e, HW_ETIMEOUT, 0,
-					  "walking the GC lists took longer than the pause budget");
+					  "the GC lists could not be walked within the pause "
+					  "budget (--max-pause) with the target stopped: no "
+					  "partial graph is shown, its chains could be wrong");
 		r->partial = 1;
 	}
 	if (hw_refgraph_index(r->g, e) < 0 || name_types(r) < 0)
