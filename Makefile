@@ -80,7 +80,7 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(B)/libheapwatch.a
 
 # --- set-up: everything a fresh Debian 12 needs, installed when missing ---
 DEPS_BUILD := gcc make pkg-config libelf-dev libdw-dev libyaml-dev check
-DEPS_TEST := python3 python3.11-dbg gunicorn valgrind strace binutils dwz \
+DEPS_TEST := python3 python3.11-dbg gunicorn valgrind strace binutils dwz graphviz \
 	systemd procps man-db groff-base
 STATSD_VERSION := 0.9.0
 deps:

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "heapwatch/census.h"
@@ -17,9 +18,13 @@
 #include "heapwatch/err.h"
 #include "heapwatch/log.h"
 #include "heapwatch/mem.h"
+#include "heapwatch/objects.h"
 #include "heapwatch/output.h"
+#include "heapwatch/refs.h"
+#include "heapwatch/refsout.h"
 #include "heapwatch/statsd.h"
 #include "heapwatch/status.h"
+#include "heapwatch/target.h"
 #include "heapwatch/units.h"
 
 #ifndef HW_VERSION
@@ -28,6 +33,7 @@
 
 static const char usage_text[] =
 "Usage: heapwatch dump [OPTIONS] PID\n"
+"       heapwatch refs [OPTIONS] PID TYPE\n"
 "       heapwatch daemon --config FILE [--log-level LEVEL]\n"
 "       heapwatch check-config [--dump] FILE\n"
 "       heapwatch status [--json] [--status-file FILE]\n"
@@ -51,6 +57,27 @@ static const char usage_text[] =
 "      --reader KIND        auto (default), vm (process_vm_readv) or procfs\n"
 "      --measure-floor      also time the same copy again with the target\n"
 "                           running (JSON floor_us; for benchmarks)\n"
+"      --leaking            objects no known object refers to, per type\n"
+"                           (objgraph's get_leaking_objects; a census of the\n"
+"                           referrer graph, see refs)\n"
+"\n"
+"refs: who holds the objects of TYPE (a name as dump prints it, or its last\n"
+"part when that is unambiguous): the shortest chain of references from a\n"
+"root (a module in sys.modules, a thread's frame local, an object the\n"
+"interpreter holds) to a few instances, and who holds all of them.\n"
+"refs options (and --json, --mode, --max-pause, --snapshot-limit,\n"
+"--layout-source, --reader as for dump):\n"
+"  -k, --samples K          instances to explain, chosen from different\n"
+"                           holders (default 3)\n"
+"  -d, --max-depth N        longest chain searched, in references (default\n"
+"                           20; 0 = no limit)\n"
+"  -n, --top N              holder rows to show (default 10)\n"
+"      --dot FILE           write the back-references of the instances as a\n"
+"                           Graphviz graph (\"-\": standard output)\n"
+"      --svg FILE           draw that graph with Graphviz's dot\n"
+"      --graph-depth N      references drawn back from the instances (default 3)\n"
+"      --graph-limit SIZE   memory for the referrer graph (default 1GiB; also\n"
+"                           for dump --leaking)\n"
 "\n"
 "status options (what the running daemon knows: verdicts, growing types):\n"
 "  -j, --json               print the status file itself (one JSON document)\n"
@@ -140,6 +167,9 @@ static int wait_seconds(double secs)
 	return interrupted ? -1 : 0;
 }
 
+static int dump_leaking(pid_t pid, const struct hw_census_opts *o,
+			struct hw_refs_opts *ro, int json, size_t top);
+
 static int cmd_dump(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -152,20 +182,24 @@ static int cmd_dump(int argc, char **argv)
 		{ "layout-source", required_argument, NULL, 'S' },
 		{ "reader", required_argument, NULL, 'R' },
 		{ "measure-floor", no_argument, NULL, 'F' },
+		{ "leaking", no_argument, NULL, 'K' },
+		{ "graph-limit", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hw_census_opts o;
 	struct hw_session *s = NULL;
 	struct hw_census c1, c2;
+	struct hw_refs_opts ro;
 	struct hw_err e;
-	int json = 0, opt, rc;
+	int json = 0, opt, rc, leaking = 0;
 	long top = -1;
 	double growth = -1;
 	pid_t pid;
 	const char *src = getenv("HEAPWATCH_LAYOUT_SOURCE");
 
 	hw_census_opts_default(&o);
+	hw_refs_opts_default(&ro);
 	hw_err_clear(&e);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+jn:g:h", lopts, NULL)) != -1) {
@@ -218,6 +252,13 @@ static int cmd_dump(int argc, char **argv)
 		case 'F':
 			o.measure_floor = 1;
 			break;
+		case 'K':
+			leaking = 1;
+			break;
+		case 'B':
+			if (hw_parse_size(optarg, &ro.graph_limit) < 0 || ro.graph_limit < (1u << 20))
+				return usage_error("--graph-limit: '%s' is not a size of at least 1MiB", optarg);
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -237,6 +278,10 @@ static int cmd_dump(int argc, char **argv)
 		return usage_error("dump: '%s' is not a process id", argv[optind]);
 	if (top < 0)
 		top = json ? 0 : 20;
+	if (leaking && growth >= 0)
+		return usage_error("dump: --leaking and --growth do not go together%s", "");
+	if (leaking)
+		return dump_leaking(pid, &o, &ro, json, (size_t)top);
 
 	hw_census_init(&c1);
 	hw_census_init(&c2);
@@ -273,6 +318,313 @@ static int cmd_dump(int argc, char **argv)
 	hw_census_fini(&c1);
 	hw_census_fini(&c2);
 	hw_session_free(s);
+	return rc == 0 ? 0 : fail(&e);
+}
+
+/* ---- the referrer graph: `refs` and `dump --leaking` ---- */
+
+/* Take the referrer graph of pid through a capture; on success *job
+ * holds the answers (free with hw_refs_free) and m the figures. */
+static int take_refs(pid_t pid, const struct hw_census_opts *o,
+		     const struct hw_refs_opts *ro, struct hw_refs **job,
+		     struct hw_refs_meta *m, struct hw_err *e)
+{
+	struct hw_session *s = hw_session_open(pid, o, e);
+	const struct hw_target *t;
+	struct hw_objects *objects = NULL;
+	struct hw_capture_stats st;
+	struct hw_job j;
+	static char python[32], source[16];
+	int rc = -1;
+
+	*job = NULL;
+	if (!s)
+		return -1;
+	t = hw_session_target(s);
+	objects = hw_objects_new(t, hw_session_layout(s), hw_session_live_snap(s), e);
+	if (!objects) {
+		hw_err_prefix(e, "pid %d", (int)pid);
+		goto out;
+	}
+	if (!(*job = hw_refs_new(ro, objects, t->interp_head_addr, e)))
+		goto out;
+	hw_refs_job(*job, &j);
+	if (hw_session_capture(s, &j, &st, e) < 0)
+		goto out;
+	snprintf(python, sizeof python, "%s", t->version);
+	snprintf(source, sizeof source, "%s", hw_layout_source_name(hw_session_layout(s)->source));
+	memset(m, 0, sizeof *m);
+	m->pid = pid;
+	m->python = python;
+	m->layout_source = source;
+	m->mode = st.mode;
+	m->pause_ns = st.pause_ns;
+	m->max_pause_ns = st.max_pause_ns;
+	m->copied_bytes = st.copied_bytes;
+	m->job_ns = st.job_ns;
+	m->stops = st.stops;
+	m->attempts = st.attempts;
+	m->partial = st.partial;
+	rc = 0;
+out:
+	if (rc < 0) {
+		hw_refs_free(*job);
+		*job = NULL;
+	}
+	/* the answers own their strings: the model and session can go */
+	hw_objects_free(objects);
+	hw_session_free(s);
+	return rc;
+}
+
+static int on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (!path || !*path)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n && n + strlen(prog) + 2 < sizeof buf) {
+			memcpy(buf, path, n);
+			buf[n] = '/';
+			strcpy(buf + n + 1, prog);
+			if (access(buf, X_OK) == 0)
+				return 1;
+		}
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+/* Draw the graph into svg with Graphviz's dot (no shell). */
+static int write_svg(const char *svg, const struct hw_refs_meta *m,
+		     const struct hw_refs_result *r, struct hw_err *e)
+{
+	int fds[2], status;
+	pid_t child;
+	FILE *f;
+
+	if (pipe(fds) < 0)
+		return hw_err_set(e, HW_ESYS, errno, "--svg: pipe");
+	child = fork();
+	if (child < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return hw_err_set(e, HW_ESYS, errno, "--svg: fork");
+	}
+	if (child == 0) {
+		dup2(fds[0], 0);
+		close(fds[0]);
+		close(fds[1]);
+		execlp("dot", "dot", "-Tsvg", "-o", svg, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]);
+	f = fdopen(fds[1], "w");
+	if (!f) {
+		close(fds[1]);
+		waitpid(child, &status, 0);
+		return hw_err_set(e, HW_ESYS, errno, "--svg: fdopen");
+	}
+	hw_refs_print_dot(f, m, r);
+	fclose(f);
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return hw_err_set(e, HW_ESYS, errno, "--svg: waiting for dot");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return hw_err_set(e, HW_EIO, 0, "--svg: Graphviz's dot failed writing '%s' (%s %d)",
+				  svg, WIFEXITED(status) ? "exit status" : "signal",
+				  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return 0;
+}
+
+static int write_dot(const char *path, const struct hw_refs_meta *m,
+		     const struct hw_refs_result *r, struct hw_err *e)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	int bad;
+
+	if (!f)
+		return hw_err_set(e, HW_EIO, errno, "--dot: cannot write '%s'", path);
+	bad = hw_refs_print_dot(f, m, r) < 0;
+	if (f != stdout)
+		bad |= fclose(f) != 0;
+	else
+		bad |= fflush(f) != 0;
+	return bad ? hw_err_set(e, HW_EIO, errno, "--dot: writing '%s'", path) : 0;
+}
+
+static int dump_leaking(pid_t pid, const struct hw_census_opts *o,
+			struct hw_refs_opts *ro, int json, size_t top)
+{
+	struct hw_refs *job;
+	struct hw_refs_meta m;
+	struct hw_err e;
+
+	ro->want_leaking = 1;
+	if (take_refs(pid, o, ro, &job, &m, &e) < 0)
+		return fail(&e);
+	if (json)
+		hw_leaking_print_json(stdout, &m, hw_refs_result(job), top);
+	else
+		hw_leaking_print_text(stdout, &m, hw_refs_result(job), top);
+	hw_refs_free(job);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		hw_err_set(&e, HW_EIO, errno, "writing the output");
+		return fail(&e);
+	}
+	return 0;
+}
+
+static int cmd_refs(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "samples", required_argument, NULL, 'k' },
+		{ "max-depth", required_argument, NULL, 'd' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "dot", required_argument, NULL, 'D' },
+		{ "svg", required_argument, NULL, 'V' },
+		{ "graph-depth", required_argument, NULL, 'G' },
+		{ "graph-limit", required_argument, NULL, 'B' },
+		{ "mode", required_argument, NULL, 'M' },
+		{ "max-pause", required_argument, NULL, 'P' },
+		{ "snapshot-limit", required_argument, NULL, 'L' },
+		{ "layout-source", required_argument, NULL, 'S' },
+		{ "reader", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct hw_census_opts o;
+	struct hw_refs_opts ro;
+	struct hw_refs_meta m;
+	struct hw_refs *job = NULL;
+	struct hw_refs_result *r;
+	struct hw_err e;
+	const char *src = getenv("HEAPWATCH_LAYOUT_SOURCE"), *dot = NULL, *svg = NULL;
+	int json = 0, opt, rc = -1;
+	long v;
+	pid_t pid;
+
+	hw_census_opts_default(&o);
+	hw_refs_opts_default(&ro);
+	hw_err_clear(&e);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+jk:d:n:h", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = 1;
+			break;
+		case 'k':
+			if (parse_count(optarg, 1000, &v) < 0 || v == 0)
+				return usage_error("--samples: '%s' is not a count from 1 to 1000", optarg);
+			ro.samples = (unsigned)v;
+			break;
+		case 'd':
+			if (parse_count(optarg, 100000, &v) < 0)
+				return usage_error("--max-depth: '%s' is not a count from 0 to 100000", optarg);
+			ro.max_depth = (unsigned)v;
+			break;
+		case 'n':
+			if (parse_count(optarg, 100000, &v) < 0)
+				return usage_error("--top: '%s' is not a count from 0 to 100000", optarg);
+			ro.holders = v ? (unsigned)v : 100000;
+			break;
+		case 'D':
+			dot = optarg;
+			break;
+		case 'V':
+			svg = optarg;
+			break;
+		case 'G':
+			if (parse_count(optarg, 50, &v) < 0 || v == 0)
+				return usage_error("--graph-depth: '%s' is not a count from 1 to 50", optarg);
+			ro.graph_depth = (unsigned)v;
+			break;
+		case 'B':
+			if (hw_parse_size(optarg, &ro.graph_limit) < 0 || ro.graph_limit < (1u << 20))
+				return usage_error("--graph-limit: '%s' is not a size of at least 1MiB", optarg);
+			break;
+		case 'M':
+			if (strcmp(optarg, "snapshot") == 0)
+				o.mode = HW_MODE_SNAPSHOT;
+			else if (strcmp(optarg, "stopped") == 0)
+				o.mode = HW_MODE_STOPPED;
+			else
+				return usage_error("--mode: '%s' is not snapshot or stopped", optarg);
+			break;
+		case 'P':
+			if (hw_parse_duration(optarg, &o.max_pause_ns) < 0)
+				return usage_error("--max-pause: '%s' is not a duration such as 500ms or 2s", optarg);
+			break;
+		case 'L':
+			if (hw_parse_size(optarg, &o.snapshot_limit) < 0)
+				return usage_error("--snapshot-limit: '%s' is not a size such as 256MiB", optarg);
+			break;
+		case 'S':
+			src = optarg;
+			break;
+		case 'R':
+			if (strcmp(optarg, "auto") == 0)
+				o.mem_kind = -1;
+			else if (strcmp(optarg, "vm") == 0)
+				o.mem_kind = HW_MEM_VMREADV;
+			else if (strcmp(optarg, "procfs") == 0)
+				o.mem_kind = HW_MEM_PROCFS;
+			else
+				return usage_error("--reader: '%s' is not auto, vm or procfs", optarg);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'heapwatch --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (src && *src && strcmp(src, "auto") != 0 &&
+	    hw_layout_source_parse(src, &o.source) < 0)
+		return usage_error("layout source '%s' is not auto, dwarf, debug_offsets, table or scan", src);
+	if (optind >= argc)
+		return usage_error("refs: missing %s", "PID");
+	if (parse_pid(argv[optind], &pid) < 0)
+		return usage_error("refs: '%s' is not a process id", argv[optind]);
+	if (optind + 1 >= argc)
+		return usage_error("refs: missing %s", "TYPE");
+	if (optind + 2 < argc)
+		return usage_error("refs: unexpected argument '%s'", argv[optind + 2]);
+	if (!argv[optind + 1][0])
+		return usage_error("refs: %s is empty", "TYPE");
+	if (svg && !on_path("dot")) {
+		hw_err_set(&e, HW_EIO, 0, "--svg needs Graphviz's dot, which is not installed "
+			   "(Debian: apt install graphviz); --dot FILE writes the graph without it");
+		return fail(&e);
+	}
+	ro.type = argv[optind + 1];
+	ro.want_graph = dot || svg;
+	if (take_refs(pid, &o, &ro, &job, &m, &e) < 0)
+		return fail(&e);
+	r = hw_refs_result(job);
+	m.asked = ro.type;
+	if (json)
+		hw_refs_print_json(stdout, &m, r);
+	else
+		hw_refs_print_text(stdout, &m, r);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		hw_err_set(&e, HW_EIO, errno, "writing the output");
+	else if (dot && r->type && write_dot(dot, &m, r, &e) < 0)
+		;
+	else if (svg && r->type && write_svg(svg, &m, r, &e) < 0)
+		;
+	else if (!r->type)
+		hw_err_set(&e, HW_EIO, 0, "pid %d: no GC-tracked object of type '%s'%s", (int)pid,
+			   ro.type, r->nsimilar ? " (see the similar names above)" : "");
+	else
+		rc = 0;
+	hw_refs_free(job);
 	return rc == 0 ? 0 : fail(&e);
 }
 
@@ -432,7 +784,7 @@ int main(int argc, char **argv)
 	/* A closed stdout pipe is an error to report, not a death. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
-		return usage_error("missing command (dump, daemon, check-config or %s)", "status");
+		return usage_error("missing command (dump, refs, daemon, check-config or %s)", "status");
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
 	    strcmp(cmd, "help") == 0) {
@@ -445,11 +797,13 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "dump") == 0)
 		return cmd_dump(argc - 1, argv + 1);
+	if (strcmp(cmd, "refs") == 0)
+		return cmd_refs(argc - 1, argv + 1);
 	if (strcmp(cmd, "daemon") == 0)
 		return cmd_daemon(argc - 1, argv + 1);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
-	return usage_error("unknown command '%s' (dump, daemon, check-config, status)", cmd);
+	return usage_error("unknown command '%s' (dump, refs, daemon, check-config, status)", cmd);
 }
