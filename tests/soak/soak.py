@@ -20,6 +20,7 @@ NT = int(os.environ.get("SOAK_TARGETS", "6"))
 PY = "/usr/bin/python3.11"
 CHURN = os.path.join(HERE, "..", "integration", "churn_target.py")
 work = tempfile.mkdtemp(prefix="hw-soak-")
+TAG = "soak-%d" % os.getpid()
 
 
 def rss_kb(pid):
@@ -31,7 +32,10 @@ def rss_kb(pid):
 
 
 def target():
-    p = subprocess.Popen([PY, CHURN, "big", "20000"], stdout=subprocess.PIPE)
+    # The tag keeps this run's match away from other churn targets on the
+    # machine (a concurrent test's 1M-object target would otherwise be
+    # sampled too, and its snapshot storage read as growth).
+    p = subprocess.Popen([PY, CHURN, "big", "20000", TAG], stdout=subprocess.PIPE)
     p.stdout.readline()
     return p
 
@@ -45,7 +49,7 @@ with open(conf, "w") as f:
     f.write("interval: 100ms\nflush_interval: 200ms\nring_capacity: 512\nlog_level: notice\n"
             "trend: {warmup: 1s, bucket: 1s, window: 10s}\nstatus_file: %s\n"
             "statsd:\n  port: %d\n  prefix: soak\ntargets:\n  - name: soak\n"
-            "    match: \"churn_target.py big\"\n" % (os.path.join(work, "status.json"), statsd.port))
+            "    match: \"churn_target.py big 20000 %s\"\n" % (os.path.join(work, "status.json"), statsd.port, TAG))
 os.chmod(conf, 0o600)
 log = open(os.path.join(work, "daemon.log"), "w")
 d = subprocess.Popen([HW, "daemon", "--config", conf], stdout=log, stderr=subprocess.STDOUT)
