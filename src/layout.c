@@ -26,10 +26,13 @@
  *     source's generation lists and generation0 must be where that word
  *     says, the three heads and the permanent one must be list heads
  *     whose neighbours point back, and `collecting` must read 0 or 1;
- *   - a few classes found on the lists must have an ht_name that is a str
- *     whose characters are the class's tp_name, and an ht_qualname that
- *     is a str: this holds ob_type, tp_flags, tp_name, ht_name,
- *     ht_qualname and the str layout to the target's own objects.
+ *   - every object walked on the lists (a few thousand at most, from
+ *     their tails) must be of a type with Py_TPFLAGS_HAVE_GC, and a few
+ *     classes found there must have an ht_name that is a str whose
+ *     characters are the class's tp_name (or its last dotted part), and
+ *     an ht_qualname that is a str: this holds ob_type, tp_flags,
+ *     tp_name, ht_name, ht_qualname and the str layout to the target's
+ *     own objects.
  * A source that fails either check is refused, naming the field and both
  * values; auto mode then tries the next one.  The debug_offsets source
  * takes the list heads from the check itself (3.13.18 moved them without

@@ -345,8 +345,12 @@ static int check_heap_type(struct hw_mem *m, const struct hw_offsets *o, uint64_
 			 (unsigned long long)len, (long long)(data - s));
 		return NAME_BAD;
 	}
-	if (read_cstr(m, name_p, tpname, sizeof tpname) < 0)
-		return NAME_SKIP;
+	if (read_cstr(m, name_p, tpname, sizeof tpname) < 0) {
+		snprintf(why, why_size, "tp_name (+%lld) of class 0x%llx holds 0x%llx, not a "
+			 "readable name", (long long)o->tp_name, (unsigned long long)ty,
+			 (unsigned long long)name_p);
+		return NAME_BAD;
+	}
 	tl = strlen(tpname);
 	if (!(tl == len && memcmp(tpname, name, len) == 0) &&
 	    !(tl > len && tpname[tl - len - 1] == '.' && memcmp(tpname + tl - len, name, len) == 0)) {
@@ -392,6 +396,24 @@ static int type_flags(struct hw_mem *m, const struct hw_offsets *o, uint64_t ty,
 	c->type = ty;
 	c->flags = *flags;
 	return 0;
+}
+
+/* Every object on a GC list is of a type with Py_TPFLAGS_HAVE_GC (only
+ * such objects are ever tracked): this holds ob_type and tp_flags to
+ * every object walked.  0 when it does not hold for the object whose GC
+ * head is at cur (still linked before next); *ty and *flags as read. */
+static int gc_typed(struct hw_mem *m, const struct hw_offsets *o, uint64_t cur,
+		    uint64_t next, struct tflag *cache, uint64_t *ty, uint64_t *flags)
+{
+	uint64_t fwd;
+
+	*ty = *flags = 0;
+	if (hwl_rd64(m, cur + (uint64_t)o->gchead_next, &fwd) < 0 || (fwd & LINK_MASK) != next)
+		return 1; /* no longer on the list: nothing to say */
+	if (hwl_rd64(m, cur + (uint64_t)o->gchead_size + (uint64_t)o->ob_type, ty) < 0 ||
+	    !hwl_plausible_ptr(*ty) || type_flags(m, o, *ty, cache, flags) < 0)
+		return 0;
+	return (*flags & TPFLAGS_HAVE_GC) != 0;
 }
 
 /* Walk the lists (oldest first: they change least while the target runs)
@@ -444,8 +466,21 @@ int hwl_confirm_names(const struct hw_target *t, struct hw_mem *m,
 			    hwl_rd64(m, cur + (uint64_t)o->gchead_next, &fwd) < 0 ||
 			    (fwd & LINK_MASK) != next)
 				break; /* the list changed under us */
-			if (hwl_rd64(m, obj + (uint64_t)o->ob_type, &ty) == 0 && hwl_plausible_ptr(ty) &&
-			    type_flags(m, o, ty, tcache, &flags) == 0) {
+			if (!gc_typed(m, o, cur, next, tcache, &ty, &flags)) {
+				/* read again a moment later: an object freed under
+				 * us leaves its list */
+				hwl_pause_1ms();
+				memset(tcache, 0, sizeof tcache);
+				if (!gc_typed(m, o, cur, next, tcache, &ty, &flags))
+					return hw_err_set(e, HW_ELAYOUT, 0,
+							  "%s: the object at 0x%llx on a GC list has "
+							  "ob_type (+%lld) 0x%llx whose tp_flags (+%lld) "
+							  "0x%llx lack Py_TPFLAGS_HAVE_GC", src,
+							  (unsigned long long)obj, (long long)o->ob_type,
+							  (unsigned long long)ty, (long long)o->tp_flags,
+							  (unsigned long long)flags);
+			}
+			if (flags & TPFLAGS_HAVE_GC) {
 				if (flags & TPFLAGS_HEAPTYPE)
 					cand[nc++] = ty;
 				if (flags & TPFLAGS_TYPE_SUBCLASS) {

@@ -103,6 +103,15 @@ static int dbg_check(const struct hw_target *t, const struct dbg_format *f,
 	BAD(ts < 256 || ts > 4096, "type_object.size", ts);
 	BAD(tn + 8 > ts, "type_object.tp_name", tn);
 	BAD(tf + 8 > ts, "type_object.tp_flags", tf);
+	/* pointers and longs are 8-aligned in their structs, ints 4 */
+	BAD(ih & 7, "runtime_state.interpreters_head", ih);
+	BAD(in & 7, "interpreter_state.next", in);
+	BAD(ig & 7, "interpreter_state.gc", ig);
+	BAD(ot & 7, "pyobject.ob_type", ot);
+	BAD(tn & 7, "type_object.tp_name", tn);
+	BAD(tf & 7, "type_object.tp_flags", tf);
+	BAD(gs & 7, "gc.size", gs);
+	BAD(gcoll & 3, "gc.collecting", gcoll);
 #undef BAD
 	if (!what)
 		return 0;
@@ -114,7 +123,8 @@ static int dbg_check(const struct hw_target *t, const struct dbg_format *f,
 				  (unsigned long long)t->runtime_size);
 	return hw_err_set(e, HW_ELAYOUT, 0,
 			  "_Py_DebugOffsets (%s format): %s = %llu does not fit the "
-			  "sizes it publishes", f->name, what, (unsigned long long)val);
+			  "sizes and alignments it publishes", f->name, what,
+			  (unsigned long long)val);
 }
 
 /* Read _Py_DebugOffsets; fill what it covers into l->off, noting where

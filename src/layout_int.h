@@ -16,6 +16,7 @@ struct hw_target;
 #define FIELD_INDEX(name) (offsetof(struct hw_offsets, name) / sizeof(int64_t))
 #define LINK_MASK (~(uint64_t)3)
 #define TPFLAGS_HEAPTYPE (1ull << 9)
+#define TPFLAGS_HAVE_GC (1ull << 14)
 #define TPFLAGS_STRING_SUBCLASS_27 (1ull << 27)
 #define TPFLAGS_UNICODE_SUBCLASS (1ull << 28)
 #define TPFLAGS_TYPE_SUBCLASS (1ull << 31)

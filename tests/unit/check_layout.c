@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "heapwatch/layout.h"
@@ -244,6 +245,7 @@ END_TEST
 /* synthetic 3.15 targets */
 
 #define RT_SIZE 1000
+#define FIELD_INDEX_T(name) (offsetof(struct hw_offsets, name) / sizeof(int64_t))
 
 /* The 3.15 row (generated from 3.15.2's DWARF), moved where a test wants. */
 static void layout_315(struct hw_offsets *o)
@@ -585,6 +587,91 @@ START_TEST(test_no_generation0)
 }
 END_TEST
 
+/* Target memory is untrusted: bytes flipped at random in
+ * _Py_DebugOffsets, the GC state, the list heads' neighbours and the
+ * classes give a confirmed layout that is the right one, or a refusal;
+ * never a crash, never a wrong layout.  Seeded (HW_TEST_SEED replays). */
+static uint64_t seed;
+
+static uint64_t rnd(void)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return seed;
+}
+
+START_TEST(test_corrupt_never_wrong)
+{
+	/* What the run-time checks establish: where the lists are, and how
+	 * objects name their types.  Not: gc_size, gc_collecting and
+	 * interp_next where _Py_DebugOffsets alone publishes them and a
+	 * wrong value reads a field that holds 0 as well (3.15's `frame`
+	 * for `collecting`, the main interpreter's `id` for `next`); their
+	 * alignment and bounds are checked, and a table that disagrees says
+	 * so in the notes. */
+	static const size_t checked[] = {
+		FIELD_INDEX_T(rt_interp_head),
+		FIELD_INDEX_T(interp_gc), FIELD_INDEX_T(gc_gens),
+		FIELD_INDEX_T(gc_permanent), FIELD_INDEX_T(gc_generation0),
+		FIELD_INDEX_T(ob_type), FIELD_INDEX_T(tp_name), FIELD_INDEX_T(tp_flags),
+		FIELD_INDEX_T(ht_name), FIELD_INDEX_T(ht_qualname),
+	};
+	unsigned accepted = 0, refused = 0;
+	struct hw_offsets o;
+
+	layout_315(&o);
+	for (int round = 0; round < 300; round++) {
+		struct synth h;
+		struct hw_target t;
+		struct hw_layout l;
+		struct hw_err e;
+		struct hw_mem *m;
+		uint64_t at;
+
+		heap_315(&h, &o, 0x030f02f0);
+		for (int k = 0, n = 1 + (int)(rnd() % 4); k < n; k++) {
+			switch (rnd() % 4) {
+			case 0: /* a published offset or size */
+				at = h.runtime + 24 + (rnd() % (888 - 24));
+				break;
+			case 1: /* the GC state */
+				at = h.gc + rnd() % (uint64_t)o.gc_size;
+				break;
+			case 2: /* an object's GC head or header, a class, a name */
+			default:
+				at = h.interp + (uint64_t)o.interp_gc + (uint64_t)o.gc_size + 64 +
+				     rnd() % (h.used - (h.interp - SYNTH_BASE) -
+					      (uint64_t)(o.interp_gc + o.gc_size + 64));
+				break;
+			}
+			synth_w8(&h, at, (uint8_t)(1u << (rnd() % 8)) ^
+				 (uint8_t)(synth_r64(&h, at & ~7ull) >> (8 * (at & 7))));
+		}
+		m = synth_mem(&h);
+		target_for(&t, &h, 0x030f02f0);
+		if (hw_layout_resolve(&t, m, HW_SRC_NONE, &l, &e) == 0) {
+			accepted++;
+			for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++)
+				ck_assert_msg(hw_offsets_get(&l.off, checked[i]) ==
+					      hw_offsets_get(&o, checked[i]),
+					      "round %d: %s accepted as %lld, truth %lld (%s)", round,
+					      hw_offset_fields[checked[i]].name,
+					      (long long)hw_offsets_get(&l.off, checked[i]),
+					      (long long)hw_offsets_get(&o, checked[i]), l.detail);
+		} else {
+			refused++;
+			ck_assert_int_ne(e.code, HW_OK);
+			ck_assert_msg(e.msg[0], "round %d: an error without a message", round);
+		}
+		hw_mem_free(m);
+		synth_fini(&h);
+	}
+	printf("NOTE check_layout: 300 corrupted heaps: %u confirmed right, %u refused\n",
+	       accepted, refused);
+}
+END_TEST
+
 START_TEST(test_free_threaded_refused)
 {
 	struct hw_offsets o;
@@ -627,6 +714,12 @@ END_TEST
 
 int main(void)
 {
+	const char *env = getenv("HW_TEST_SEED");
+
+	seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) * 2654435761u | 1;
+	printf("NOTE check_layout seed %llu (HW_TEST_SEED=%llu replays it)\n",
+	       (unsigned long long)seed, (unsigned long long)seed);
+	fflush(stdout);
 	Suite *s = suite_create("layout");
 	TCase *tc = tcase_create("core");
 
@@ -641,6 +734,7 @@ int main(void)
 	tcase_add_test(tc, test_scan_one_answer);
 	tcase_add_test(tc, test_collection_running);
 	tcase_add_test(tc, test_no_generation0);
+	tcase_add_test(tc, test_corrupt_never_wrong);
 	tcase_add_test(tc, test_free_threaded_refused);
 	tcase_add_test(tc, test_unknown_version_refused);
 	suite_add_tcase(s, tc);
