@@ -3,9 +3,10 @@
 #   make            build build/heapwatch
 #   make check      install what is missing, build, run every test
 #   make demo       install what is missing, run a census of a demo target
-#   make install    honours PREFIX, DESTDIR, BINDIR, MANDIR, SYSCONFDIR,
-#                   LOCALSTATEDIR (the default history path, under it)
-#   make lint | sanitize | valgrind | fuzz | bench | layouts
+#   make install    honours PREFIX, DESTDIR, BINDIR, DATADIR, MANDIR,
+#                   SYSCONFDIR, LOCALSTATEDIR (the default history path,
+#                   under it); dashboards go to DATADIR/heapwatch/dashboards
+#   make lint | sanitize | valgrind | fuzz | bench | layouts | dashboards
 #   make sid-chroot  the Debian sid chroot (python3.13+, with and without
 #                   debug files) the integration tests also run targets in;
 #                   cached in /var/cache/heapwatch-test (tests/sid-chroot.sh)
@@ -17,7 +18,8 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
-MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
 SYSCONFDIR ?= /etc
 LOCALSTATEDIR ?= /var/lib
 UNITDIR ?= /lib/systemd/system
@@ -58,7 +60,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(B)/tests/check_corpus_%)
 
 .PHONY: all clean check check-unit check-integration demo deps deps-test \
-	install uninstall lint sanitize valgrind fuzz bench layouts soak sid-chroot
+	install uninstall lint sanitize valgrind fuzz bench layouts soak sid-chroot \
+	dashboards
 
 all: $(B)/heapwatch
 
@@ -81,6 +84,7 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(B)/libheapwatch.a
 # --- set-up: everything a fresh Debian 12 needs, installed when missing ---
 DEPS_BUILD := gcc make pkg-config libelf-dev libdw-dev libyaml-dev check
 DEPS_TEST := python3 python3.11-dbg gunicorn valgrind strace binutils dwz graphviz \
+	graphite-carbon graphite-web chromium \
 	systemd procps man-db groff-base
 STATSD_VERSION := 0.9.0
 deps:
@@ -156,6 +160,11 @@ bench: all
 fuzz:
 	@sh tests/fuzz/run.sh
 
+# The two dashboards are written from one list of panels; make check
+# fails when the shipped files differ from it.
+dashboards:
+	python3 tools/gen-dashboards.py
+
 layouts: all
 	@sh tools/gen-layouts.sh $(B)/heapwatch
 
@@ -167,6 +176,11 @@ install: all
 	$(INSTALL) -m 755 $(B)/heapwatch $(DESTDIR)$(BINDIR)/heapwatch
 	$(INSTALL) -m 644 man/heapwatch.1 $(DESTDIR)$(MANDIR)/man1/heapwatch.1
 	$(INSTALL) -m 644 man/heapwatch.yaml.5 $(DESTDIR)$(MANDIR)/man5/heapwatch.yaml.5
+	$(INSTALL) -d $(DESTDIR)$(DATADIR)/heapwatch/dashboards $(DESTDIR)$(DATADIR)/heapwatch/examples
+	$(INSTALL) -m 644 dashboards/graphite-web.json dashboards/grafana.json \
+		$(DESTDIR)$(DATADIR)/heapwatch/dashboards/
+	$(INSTALL) -m 644 conf/graphite/storage-schemas.conf conf/graphite/storage-aggregation.conf \
+		conf/graphite/statsd-config.js $(DESTDIR)$(DATADIR)/heapwatch/examples/
 	@# never overwrite a configuration someone already edited
 	[ -f $(DESTDIR)$(SYSCONFDIR)/heapwatch/heapwatch.yaml ] || $(INSTALL) -m 644 \
 		conf/heapwatch.yaml $(DESTDIR)$(SYSCONFDIR)/heapwatch/heapwatch.yaml
@@ -176,6 +190,13 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/heapwatch $(DESTDIR)$(MANDIR)/man1/heapwatch.1 \
 		$(DESTDIR)$(MANDIR)/man5/heapwatch.yaml.5 $(DESTDIR)$(UNITDIR)/heapwatch.service
+	rm -f $(DESTDIR)$(DATADIR)/heapwatch/dashboards/graphite-web.json \
+		$(DESTDIR)$(DATADIR)/heapwatch/dashboards/grafana.json \
+		$(DESTDIR)$(DATADIR)/heapwatch/examples/storage-schemas.conf \
+		$(DESTDIR)$(DATADIR)/heapwatch/examples/storage-aggregation.conf \
+		$(DESTDIR)$(DATADIR)/heapwatch/examples/statsd-config.js
+	-rmdir $(DESTDIR)$(DATADIR)/heapwatch/dashboards $(DESTDIR)$(DATADIR)/heapwatch/examples \
+		$(DESTDIR)$(DATADIR)/heapwatch 2>/dev/null
 
 clean:
 	rm -rf build build-san build-fuzz
