@@ -6,6 +6,7 @@
  * bounded by the schema, not by the input.  No YAML tag resolution is
  * used: a key's row says what its value must look like. */
 #include "heapwatch/config.h"
+#include "heapwatch/units.h"
 #include "heapwatch/trend.h"
 
 #include <errno.h>
@@ -278,54 +279,6 @@ int hw_config_where(const struct hw_config *c, const char *key,
 /* Values                                                             */
 /* ------------------------------------------------------------------ */
 
-struct unit {
-	const char *name;
-	uint64_t mul;
-};
-
-static const struct unit duration_units[] = {
-	{ "d", DAY }, { "h", HOUR }, { "m", MIN }, { "s", SEC }, { "ms", MS }, { NULL, 0 },
-};
-
-static const struct unit size_units[] = {
-	{ "GiB", GIB }, { "MiB", MIB }, { "KiB", KIB }, { "B", 1 },
-	{ NULL, 0 },
-};
-
-/* The largest unit that divides v exactly: "10s", "256MiB"; 0 takes the
- * smallest unit. */
-static void format_units(uint64_t v, const struct unit *u, char *buf,
-			 size_t size)
-{
-	for (; u[1].name; u++)
-		if (v && v % u->mul == 0)
-			break;
-	if (v % u->mul) {       /* durations below 1ms: never in range */
-		snprintf(buf, size, "%lluns", (unsigned long long)v);
-		return;
-	}
-	snprintf(buf, size, "%llu%s", (unsigned long long)(v / u->mul),
-		 u->name);
-}
-
-/* "ms, s, m or h", smallest first, as people list them. */
-static void unit_list(const struct unit *u, char *buf, size_t size)
-{
-	size_t n = 0, len = 0;
-
-	while (u[n].name)
-		n++;
-	buf[0] = '\0';
-	for (size_t i = n; i-- > 0;) {
-		const char *sep = i == n - 1 ? "" : i == 0 ? " or " : ", ";
-		int w = snprintf(buf + len, size - len, "%s%s", sep, u[i].name);
-
-		if (w < 0 || (size_t)w >= size - len)
-			return;
-		len += (size_t)w;
-	}
-}
-
 static void enum_list(const struct enum_name *v, char *buf, size_t size)
 {
 	size_t len = 0;
@@ -370,14 +323,13 @@ static void echo(char *dst, size_t size, const char *s, size_t n)
 	dst[i] = '\0';
 }
 
-/* "[-]digits[unit]" with the unit from u (or none if none_ok).  The value
- * saturates at UINT64_MAX, so an overflow reads as out of range.  Returns
- * 0 and sets *v and *neg, or -1 with a reason in why. */
-static int parse_number(const char *s, size_t n, const struct unit *u,
-			bool none_ok, const char *what, uint64_t *v,
-			bool *neg, char *why, size_t wsz)
+/* "[-]digits": an integer (K_UINT; durations and sizes are units.h's).
+ * The value saturates at UINT64_MAX, so an overflow reads as out of
+ * range.  Returns 0 and sets *v and *neg, or -1 with a reason in why. */
+static int parse_integer(const char *s, size_t n, uint64_t *v, bool *neg,
+			 char *why, size_t wsz)
 {
-	char shown[64], units[64] = "";
+	char shown[64];
 	uint64_t x = 0;
 	size_t i = 0, d;
 
@@ -390,46 +342,21 @@ static int parse_number(const char *s, size_t n, const struct unit *u,
 
 		x = x > (UINT64_MAX - digit) / 10 ? UINT64_MAX : x * 10 + digit;
 	}
-	if (i == d) {
-		snprintf(why, wsz, "'%s' is not %s", shown, what);
+	if (i == d || i != n) {
+		snprintf(why, wsz, "'%s' is not an integer", shown);
 		return -1;
 	}
-	if (u)
-		unit_list(u, units, sizeof units);
-	if (i == n) {
-		if (!none_ok) {
-			snprintf(why, wsz, "'%s' needs a unit (%s)", shown, units);
-			return -1;
-		}
-		*v = x;
-		return 0;
-	}
-	for (; u && u->name; u++) {
-		if (strlen(u->name) == n - i && memcmp(u->name, s + i, n - i) == 0) {
-			*v = x > UINT64_MAX / u->mul ? UINT64_MAX : x * u->mul;
-			return 0;
-		}
-	}
-	/* "1.5s": no fractions; saying "unknown unit '.5s'" would mislead. */
-	if (units[0] && s[i] != '.' && s[i] != ',' && !memchr(s + i, '\0', n - i)) {
-		char unit[64];
-
-		echo(unit, sizeof unit, s + i, n - i);
-		snprintf(why, wsz, "'%s' has an unknown unit '%s' (%s)", shown,
-			 unit, units);
-	} else {
-		snprintf(why, wsz, "'%s' is not %s", shown, what);
-	}
-	return -1;
+	*v = x;
+	return 0;
 }
 
 static void format_bound(const struct key *k, uint64_t v, char *buf,
 			 size_t size)
 {
 	if (k->type == K_DURATION)
-		format_units(v, duration_units, buf, size);
+		hw_format_duration(v, buf, size);
 	else if (k->type == K_SIZE)
-		format_units(v, size_units, buf, size);
+		hw_format_size(v, buf, size);
 	else
 		snprintf(buf, size, "%llu", (unsigned long long)v);
 }
@@ -453,21 +380,25 @@ static int set_value(const struct key *k, void *base, const char *s,
 	char shown[64], lo[32], hi[32], list[128], *copy;
 	uint64_t v = 0;
 	bool neg = false;
+	struct hw_err ue;
 
 	*oom = false;
 	echo(shown, sizeof shown, s, n);
 	switch (k->type) {
 	case K_DURATION:
-		if (parse_number(s, n, duration_units, false,
-				 "a duration (an integer and a unit: ms, s, m, h or d)",
-				 &v, &neg, why, wsz))
-			return -1;
-		goto range;
 	case K_SIZE:
-		if (parse_number(s, n, size_units, true,
-				 "a size (an integer and an optional unit: B, KiB, MiB or GiB)",
-				 &v, &neg, why, wsz))
+		/* one grammar with the command line (units.h) */
+		hw_err_clear(&ue);
+		if ((k->type == K_DURATION ? hw_duration_parse(s, n, 0, &v, &ue)
+					   : hw_size_parse(s, n, &v, &ue)) < 0) {
+			if (ue.code == HW_ELIMIT) {
+				v = UINT64_MAX;     /* past 64 bits: out of range */
+				goto range;
+			}
+			/* at most 40 bytes of the value are quoted */
+			snprintf(why, wsz, "%.400s", ue.msg);
 			return -1;
+		}
 		goto range;
 	case K_UINT:
 		if (!plain) {
@@ -475,8 +406,7 @@ static int set_value(const struct key *k, void *base, const char *s,
 				 shown);
 			return -1;
 		}
-		if (parse_number(s, n, NULL, true, "an integer", &v, &neg,
-				 why, wsz))
+		if (parse_integer(s, n, &v, &neg, why, wsz))
 			return -1;
 		goto range;
 	case K_ENUM:
@@ -1166,8 +1096,10 @@ static void dump_key(FILE *f, const char *indent, const struct key *k,
 	case K_DURATION:
 	case K_SIZE:
 		memcpy(&u64, p, sizeof u64);
-		format_units(u64, k->type == K_DURATION ? duration_units : size_units,
-			     buf, sizeof buf);
+		if (k->type == K_DURATION)
+			hw_format_duration(u64, buf, sizeof buf);
+		else
+			hw_format_size(u64, buf, sizeof buf);
 		break;
 	case K_UINT:
 		memcpy(&u, p, sizeof u);
@@ -1871,8 +1803,8 @@ static int check_across(struct ps *p, const struct seen *top)
 			    "key 'max_types': %u is below top_types (%u); it caps all the types a process sends",
 			    c->max_types, c->top_types);
 	}
-	format_units(t->bucket_ns, duration_units, b, sizeof b);
-	format_units(t->window_ns, duration_units, w, sizeof w);
+	hw_format_duration(t->bucket_ns, b, sizeof b);
+	hw_format_duration(t->window_ns, w, sizeof w);
 	nb = t->window_ns / t->bucket_ns;
 	if (nb < HW_TREND_BUCKETS_MIN || nb > HW_TREND_BUCKETS_MAX ||
 	    t->window_ns % t->bucket_ns) {

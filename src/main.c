@@ -45,7 +45,8 @@ static const char usage_text[] =
 "dump options:\n"
 "  -j, --json               print one JSON document\n"
 "  -n, --top N              show the N most common types (default 20; 0 = all)\n"
-"  -g, --growth SECONDS     take two censuses SECONDS apart, print the change\n"
+"  -g, --growth DURATION    take two censuses DURATION apart (at most 1d; a\n"
+"                           bare number counts seconds), print the change\n"
 "      --mode MODE          snapshot (copy while stopped, walk after; default)\n"
 "                           or stopped (walk while stopped)\n"
 "      --max-pause DURATION longest stop of the target (default 500ms; 0 = none);\n"
@@ -78,6 +79,10 @@ static const char usage_text[] =
 "      --graph-depth N      references drawn back from the instances (default 3)\n"
 "      --graph-limit SIZE   memory for the referrer graph (default 1GiB; also\n"
 "                           for dump --leaking)\n"
+"\n"
+"Durations: a number and a unit, " HW_DURATION_UNITS " (500ms, 1.5s).\n"
+"Sizes: bytes, or a number and a unit (powers of 1024):\n"
+"  " HW_SIZE_UNITS " (256MiB, 1G).\n"
 "\n"
 "status options (what the running daemon knows: verdicts, growing types):\n"
 "  -j, --json               print the status file itself (one JSON document)\n"
@@ -117,6 +122,35 @@ static int parse_pid(const char *s, pid_t *pid)
 	if (errno || *end || end == s || v <= 0 || v > 4194304)
 		return -1;
 	*pid = (pid_t)v;
+	return 0;
+}
+
+/* An option's duration or size (units.h: one grammar with the config
+ * file); 0, or 2 after saying why. */
+static int opt_duration(const char *opt, const char *arg, uint64_t bare_unit_ns,
+			uint64_t *ns)
+{
+	struct hw_err e;
+
+	hw_err_clear(&e);
+	if (hw_duration_parse(arg, strlen(arg), bare_unit_ns, ns, &e) < 0)
+		return usage_error("%s: %s", opt, e.msg);
+	return 0;
+}
+
+static int opt_size(const char *opt, const char *arg, uint64_t min,
+		    uint64_t *bytes)
+{
+	struct hw_err e;
+	char lo[32];
+
+	hw_err_clear(&e);
+	if (hw_size_parse(arg, strlen(arg), bytes, &e) < 0)
+		return usage_error("%s: %s", opt, e.msg);
+	if (*bytes < min) {
+		hw_format_size(min, lo, sizeof lo);
+		return usage_error("%s: '%s' is less than %s", opt, arg, lo);
+	}
 	return 0;
 }
 
@@ -212,12 +246,14 @@ static int cmd_dump(int argc, char **argv)
 				return usage_error("--top: '%s' is not a count from 0 to 1000000", optarg);
 			break;
 		case 'g': {
-			char *end;
+			uint64_t ns;
 
-			errno = 0;
-			growth = strtod(optarg, &end);
-			if (errno || *end || end == optarg || !(growth >= 0) || growth > 86400)
-				return usage_error("--growth: '%s' is not a number of seconds from 0 to 86400", optarg);
+			/* "--growth 60" was seconds before it took units */
+			if (opt_duration("--growth", optarg, HW_NS_PER_S, &ns))
+				return 2;
+			if (ns > 86400 * HW_NS_PER_S)
+				return usage_error("--growth: '%s' is longer than a day (1d)", optarg);
+			growth = (double)ns / (double)HW_NS_PER_S;
 			break;
 		}
 		case 'M':
@@ -229,12 +265,12 @@ static int cmd_dump(int argc, char **argv)
 				return usage_error("--mode: '%s' is not snapshot or stopped", optarg);
 			break;
 		case 'P':
-			if (hw_parse_duration(optarg, &o.max_pause_ns) < 0)
-				return usage_error("--max-pause: '%s' is not a duration such as 500ms or 2s", optarg);
+			if (opt_duration("--max-pause", optarg, 0, &o.max_pause_ns))
+				return 2;
 			break;
 		case 'L':
-			if (hw_parse_size(optarg, &o.snapshot_limit) < 0)
-				return usage_error("--snapshot-limit: '%s' is not a size such as 256MiB", optarg);
+			if (opt_size("--snapshot-limit", optarg, 0, &o.snapshot_limit))
+				return 2;
 			break;
 		case 'S':
 			src = optarg;
@@ -256,8 +292,8 @@ static int cmd_dump(int argc, char **argv)
 			leaking = 1;
 			break;
 		case 'B':
-			if (hw_parse_size(optarg, &ro.graph_limit) < 0 || ro.graph_limit < (1u << 20))
-				return usage_error("--graph-limit: '%s' is not a size of at least 1MiB", optarg);
+			if (opt_size("--graph-limit", optarg, 1u << 20, &ro.graph_limit))
+				return 2;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -545,8 +581,8 @@ static int cmd_refs(int argc, char **argv)
 			ro.graph_depth = (unsigned)v;
 			break;
 		case 'B':
-			if (hw_parse_size(optarg, &ro.graph_limit) < 0 || ro.graph_limit < (1u << 20))
-				return usage_error("--graph-limit: '%s' is not a size of at least 1MiB", optarg);
+			if (opt_size("--graph-limit", optarg, 1u << 20, &ro.graph_limit))
+				return 2;
 			break;
 		case 'M':
 			if (strcmp(optarg, "snapshot") == 0)
@@ -557,12 +593,12 @@ static int cmd_refs(int argc, char **argv)
 				return usage_error("--mode: '%s' is not snapshot or stopped", optarg);
 			break;
 		case 'P':
-			if (hw_parse_duration(optarg, &o.max_pause_ns) < 0)
-				return usage_error("--max-pause: '%s' is not a duration such as 500ms or 2s", optarg);
+			if (opt_duration("--max-pause", optarg, 0, &o.max_pause_ns))
+				return 2;
 			break;
 		case 'L':
-			if (hw_parse_size(optarg, &o.snapshot_limit) < 0)
-				return usage_error("--snapshot-limit: '%s' is not a size such as 256MiB", optarg);
+			if (opt_size("--snapshot-limit", optarg, 0, &o.snapshot_limit))
+				return 2;
 			break;
 		case 'S':
 			src = optarg;

@@ -5,89 +5,198 @@
 #include <string.h>
 #include <time.h>
 
-/* Leading decimal digits into *v; returns the rest, or NULL on overflow
- * or when there are no digits. */
-static const char *digits(const char *s, uint64_t *v)
+struct unit {
+	const char *name;
+	uint64_t mul;
+};
+
+#define US 1000ull
+#define MS (1000 * US)
+#define SEC (1000 * MS)
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+
+/* Largest first: hw_format_*() take the first that divides exactly. */
+static const struct unit duration_units[] = {
+	{ "d", DAY }, { "h", HOUR }, { "m", MIN }, { "s", SEC },
+	{ "ms", MS }, { "us", US }, { "ns", 1 }, { NULL, 0 },
+};
+
+static const struct unit size_units[] = {
+	{ "TiB", 1ull << 40 }, { "GiB", 1ull << 30 }, { "MiB", 1ull << 20 },
+	{ "KiB", 1ull << 10 }, { "B", 1 },
+	{ "T", 1ull << 40 }, { "G", 1ull << 30 }, { "M", 1ull << 20 },
+	{ "K", 1ull << 10 }, { NULL, 0 },
+};
+
+/* Decimal units people write for sizes: refused, since some mean 1000
+ * and some 1024 by them (the command line once took MB as 10^6 while the
+ * configuration file took no MB at all). */
+static const struct unit decimal_units[] = {
+	{ "kB", 0 }, { "KB", 0 }, { "MB", 0 }, { "GB", 0 }, { "TB", 0 },
+	{ NULL, 0 },
+};
+
+/* At most 40 bytes of s[0..n) for a message, between quotes added by the
+ * caller: control bytes and bytes past a NUL become '?', a cut never
+ * splits a UTF-8 sequence, "..." marks it. */
+static void shown(char *dst, size_t size, const char *s, size_t n)
 {
-	uint64_t x = 0;
-	const char *p = s;
+	size_t max = 40, i;
 
-	while (*p >= '0' && *p <= '9') {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (x > (UINT64_MAX - d) / 10)
-			return NULL;
-		x = x * 10 + d;
-		p++;
+	if (size < 5) {
+		if (size)
+			dst[0] = '\0';
+		return;
 	}
-	if (p == s || p - s > 20)
-		return NULL;
-	*v = x;
-	return p;
+	if (max > size - 4)
+		max = size - 4;
+	if (n > max) {
+		while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+			max--;
+	} else {
+		max = n;
+	}
+	for (i = 0; i < max; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	if (max < n)
+		memcpy(dst + i, "...", 3), i += 3;
+	dst[i] = '\0';
 }
 
-static int scale(uint64_t v, uint64_t mul, uint64_t *out)
+static const struct unit *find(const struct unit *u, const char *s, size_t n)
 {
-	if (mul && v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
+	for (; u->name; u++)
+		if (strlen(u->name) == n && memcmp(u->name, s, n) == 0)
+			return u;
+	return NULL;
+}
+
+/* NUMBER UNIT at s[0..len) (units.h).  units: the table; what ("a
+ * duration"), list (the units) and base ("nanoseconds") for messages;
+ * bare_mul: what a bare number counts (0: a unit is needed, except for 0
+ * itself).  The arithmetic is 128-bit: a 20-digit number times the
+ * largest unit, or 19 fraction digits times it, cannot overflow it. */
+static int parse(const char *s, size_t len, const struct unit *units,
+		 const char *what, const char *list, uint64_t bare_mul,
+		 const char *base, uint64_t *out, struct hw_err *e)
+{
+	char v[64], u[64];
+	unsigned __int128 whole = 0, frac = 0, den = 1, total;
+	size_t i = 0, unit_at;
+	const struct unit *unit;
+	uint64_t mul;
+	int fdigits = 0;
+
+	shown(v, sizeof v, s, len);
+	if (len > 0 && s[0] == '-')
+		return hw_err_set(e, HW_EUSAGE, 0, "'%s' is negative", v);
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		whole = whole * 10 + (unsigned)(s[i] - '0');
+		if (whole > UINT64_MAX)
+			return hw_err_set(e, HW_ELIMIT, 0, "'%s' is too large", v);
+	}
+	if (i == 0)
+		return hw_err_set(e, HW_EUSAGE, 0,
+				  "'%s' is not %s (a number and a unit: %s)", v, what, list);
+	if (i < len && s[i] == '.') {
+		size_t d = ++i;
+
+		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+			/* past 19 digits only zeros can keep it exact */
+			if (fdigits == 19) {
+				if (s[i] != '0')
+					return hw_err_set(e, HW_EUSAGE, 0,
+							  "'%s' is not a whole number of %s", v, base);
+				continue;
+			}
+			frac = frac * 10 + (unsigned)(s[i] - '0');
+			den *= 10;
+			fdigits++;
+		}
+		if (i == d)
+			return hw_err_set(e, HW_EUSAGE, 0,
+					  "'%s' is not %s (a number and a unit: %s)", v, what, list);
+	}
+	unit_at = i;
+	if (unit_at == len) {
+		if (!bare_mul && (whole || frac))
+			return hw_err_set(e, HW_EUSAGE, 0, "'%s' needs a unit (%s)", v, list);
+		mul = bare_mul ? bare_mul : 1;
+	} else if ((unit = find(units, s + unit_at, len - unit_at))) {
+		mul = unit->mul;
+	} else {
+		shown(u, sizeof u, s + unit_at, len - unit_at);
+		if (units == size_units && find(decimal_units, s + unit_at, len - unit_at)) {
+			char num[48];
+
+			shown(num, sizeof num, s, unit_at);
+			return hw_err_set(e, HW_EUSAGE, 0,
+					  "'%s' has a decimal unit '%s': sizes count in powers of 1024, write %s%ciB (or %s%c) or a number of bytes",
+					  v, u, num, u[0] == 'k' ? 'K' : u[0], num, u[0] == 'k' ? 'K' : u[0]);
+		}
+		return hw_err_set(e, HW_EUSAGE, 0, "'%s' has an unknown unit '%s' (%s)", v, u, list);
+	}
+	if ((frac * mul) % den)
+		return hw_err_set(e, HW_EUSAGE, 0, "'%s' is not a whole number of %s", v, base);
+	total = whole * mul + frac * mul / den;
+	if (total > UINT64_MAX)
+		return hw_err_set(e, HW_ELIMIT, 0, "'%s' is too large", v);
+	*out = (uint64_t)total;
 	return 0;
+}
+
+int hw_duration_parse(const char *s, size_t len, uint64_t bare_unit_ns,
+		      uint64_t *ns, struct hw_err *e)
+{
+	return parse(s, len, duration_units, "a duration", HW_DURATION_UNITS,
+		     bare_unit_ns, "nanoseconds", ns, e);
+}
+
+int hw_size_parse(const char *s, size_t len, uint64_t *bytes,
+		  struct hw_err *e)
+{
+	return parse(s, len, size_units, "a size", HW_SIZE_UNITS, 1, "bytes",
+		     bytes, e);
 }
 
 int hw_parse_duration(const char *s, uint64_t *ns)
 {
-	static const struct { const char *unit; uint64_t mul; } units[] = {
-		{ "ns", 1ull }, { "us", 1000ull }, { "ms", 1000000ull },
-		{ "s", 1000000000ull }, { "m", 60000000000ull },
-		{ "h", 3600000000000ull },
-	};
-	uint64_t v;
-	const char *rest;
-
-	if (!s || !(rest = digits(s, &v)))
-		return -1;
-	if (*rest == '\0')
-		return v == 0 ? (*ns = 0, 0) : -1;
-	for (unsigned i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (strcmp(rest, units[i].unit) == 0)
-			return scale(v, units[i].mul, ns);
-	return -1;
+	return s ? hw_duration_parse(s, strlen(s), 0, ns, NULL) : -1;
 }
 
 int hw_parse_size(const char *s, uint64_t *bytes)
 {
-	static const struct { const char *unit; uint64_t mul; } units[] = {
-		{ "", 1ull }, { "B", 1ull }, { "KiB", 1ull << 10 },
-		{ "MiB", 1ull << 20 }, { "GiB", 1ull << 30 }, { "TiB", 1ull << 40 },
-		{ "KB", 1000ull }, { "MB", 1000000ull }, { "GB", 1000000000ull },
-		{ "k", 1ull << 10 }, { "K", 1ull << 10 }, { "M", 1ull << 20 },
-		{ "G", 1ull << 30 },
-	};
-	uint64_t v;
-	const char *rest;
-
-	if (!s || !(rest = digits(s, &v)))
-		return -1;
-	for (unsigned i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (strcmp(rest, units[i].unit) == 0)
-			return scale(v, units[i].mul, bytes);
-	return -1;
+	return s ? hw_size_parse(s, strlen(s), bytes, NULL) : -1;
 }
 
-void hw_format_duration(uint64_t ns, char *buf, unsigned size)
+/* v in the first unit of u (largest first) that divides it; 0 as "0"
+ * and zero's unit. */
+static void format(uint64_t v, const struct unit *u, const char *zero,
+		   char *buf, size_t size)
 {
-	static const struct { const char *unit; uint64_t mul; } units[] = {
-		{ "h", 3600000000000ull }, { "m", 60000000000ull },
-		{ "s", 1000000000ull }, { "ms", 1000000ull }, { "us", 1000ull },
-	};
+	if (v == 0) {
+		snprintf(buf, size, "0%s", zero);
+		return;
+	}
+	for (; u->name; u++)
+		if (v % u->mul == 0)
+			break;
+	snprintf(buf, size, "%llu%s", (unsigned long long)(v / u->mul), u->name);
+}
 
-	for (unsigned i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (ns && ns % units[i].mul == 0) {
-			snprintf(buf, size, "%llu%s",
-				 (unsigned long long)(ns / units[i].mul), units[i].unit);
-			return;
-		}
-	snprintf(buf, size, "%lluns", (unsigned long long)ns);
+void hw_format_duration(uint64_t ns, char *buf, size_t size)
+{
+	format(ns, duration_units, "s", buf, size);
+}
+
+void hw_format_size(uint64_t bytes, char *buf, size_t size)
+{
+	format(bytes, size_units, "B", buf, size);
 }
 
 uint64_t hw_now_ns(void)
