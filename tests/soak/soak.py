@@ -1,7 +1,13 @@
 # soak.py - the daemon for SOAK_SECONDS (default 120) against targets that
-# come and go (one replaced every 2 s) and a statsd that goes down for 5 s
-# every 20 s; prints the daemon's RSS after warm-up and at the end, and
-# the samples taken.  Fails if RSS grew by more than 10% after warm-up.
+# come and go (one replaced every 2 s), a statsd that goes down for 5 s
+# every 20 s, and a SIGHUP every SOAK_RELOAD seconds (default 3) that cycles
+# through a valid configuration, a broken one (refused), one whose statsd
+# host does not resolve (taken: samples wait in the ring) and a valid one
+# that changes the ring and the type selection (everything rebuilt).
+# Prints the samples taken, the reloads taken and refused, and the
+# daemon's RSS at start (after a 15 s warm-up), its peak and at the end.
+# Fails if the daemon dies, if a reload is not acted on, or if RSS at the
+# end is more than 10% above RSS at start.
 import os
 import shutil
 import signal
@@ -17,6 +23,8 @@ from realstack import Statsd  # noqa: E402
 HW = sys.argv[1] if len(sys.argv) > 1 else "build/heapwatch"
 SECS = int(os.environ.get("SOAK_SECONDS", "120"))
 NT = int(os.environ.get("SOAK_TARGETS", "6"))
+RELOAD = float(os.environ.get("SOAK_RELOAD", "3"))
+WARM = 15
 PY = "/usr/bin/python3.11"
 CHURN = os.path.join(HERE, "..", "integration", "churn_target.py")
 work = tempfile.mkdtemp(prefix="hw-soak-")
@@ -40,46 +48,77 @@ def target():
     return p
 
 
+def config(port, kind):
+    """The configuration of a reload: valid, valid2, broken, unresolvable."""
+    host = "soak-statsd.heapwatch.invalid" if kind == "unresolvable" else "127.0.0.1"
+    ring = 256 if kind == "valid2" else 512
+    # compressed trends: selections, trends and verdicts are exercised too,
+    # their state made and freed as targets come and go
+    text = ("interval: 100ms\nflush_interval: 200ms\nring_capacity: %d\nlog_level: notice\n"
+            "trend: {warmup: 1s, bucket: 1s, window: 10s}\nstatus_file: %s\n%s"
+            "statsd:\n  host: %s\n  port: %d\n  prefix: soak\ntargets:\n  - name: soak\n"
+            "    match: \"churn_target.py big 20000 %s\"\n") % (
+                ring, os.path.join(work, "status.json"),
+                "max_types: 40\ntop_types: 10\n" if kind == "valid2" else "", host, port, TAG)
+    if kind == "broken":
+        text += "  - name: soak\n    pid: 1\n"     # a duplicate name: refused
+    return text
+
+
+def write_config(path, text):
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.chmod(path + ".new", 0o600)
+    os.rename(path + ".new", path)
+
+
 statsd = Statsd(work)
 targets = [target() for _ in range(NT)]
 conf = os.path.join(work, "soak.yaml")
-with open(conf, "w") as f:
-    # compressed trends: selections, trends and verdicts are exercised too,
-    # their state made and freed as targets come and go
-    f.write("interval: 100ms\nflush_interval: 200ms\nring_capacity: 512\nlog_level: notice\n"
-            "trend: {warmup: 1s, bucket: 1s, window: 10s}\nstatus_file: %s\n"
-            "statsd:\n  port: %d\n  prefix: soak\ntargets:\n  - name: soak\n"
-            "    match: \"churn_target.py big 20000 %s\"\n" % (os.path.join(work, "status.json"), statsd.port, TAG))
-os.chmod(conf, 0o600)
+write_config(conf, config(statsd.port, "valid"))
 log = open(os.path.join(work, "daemon.log"), "w")
 d = subprocess.Popen([HW, "daemon", "--config", conf], stdout=log, stderr=subprocess.STDOUT)
 start = time.time()
 warm = None
 series = []
 replaced = 0
+hups = 0
+kinds = ["valid", "broken", "unresolvable", "valid2"]
+next_reload = start + RELOAD
 statsd_down = False
+rc = None
 try:
-    while time.time() - start < SECS:
-        time.sleep(1)
-        el = time.time() - start
+    while time.time() - start < SECS and d.poll() is None:
+        time.sleep(0.5)
+        now = time.time()
+        el = now - start
         series.append(rss_kb(d.pid))
-        if warm is None and el >= 15:
+        if warm is None and el >= WARM:
             warm = series[-1]
-        if int(el) % 2 == 0:
+        if int(el * 2) % 4 == 0:
             old = targets.pop(0)
             old.kill()
             old.wait()
             targets.append(target())
             replaced += 1
+        if now >= next_reload:
+            write_config(conf, config(statsd.port, kinds[hups % len(kinds)]))
+            d.send_signal(signal.SIGHUP)
+            hups += 1
+            next_reload = now + RELOAD
         if int(el) % 20 == 10 and not statsd_down:
             statsd.close()
             statsd_down = True
         elif int(el) % 20 == 15 and statsd_down:
             statsd = Statsd(work, statsd.port, statsd.mgmt)
             statsd_down = False
-    end = rss_kb(d.pid)
-    d.send_signal(signal.SIGTERM)
-    rc = d.wait(30)
+    died = d.poll()
+    end = rss_kb(d.pid) if died is None else 0
+    if died is None:
+        d.send_signal(signal.SIGTERM)
+        rc = d.wait(30)
+    else:
+        rc = "died (%s)" % died
 finally:
     for t in targets:
         t.kill()
@@ -93,11 +132,22 @@ finally:
 log.close()
 text = open(os.path.join(work, "daemon.log")).read()
 last = [l for l in text.splitlines() if "stopped:" in l]
-print("soak: %d s, %d targets, %d replaced, statsd down 5 s of every 20" % (SECS, NT, replaced))
+taken = text.count("reloaded ")
+refused = text.count("reload refused")
+unchanged = text.count("configuration unchanged")
+print("soak: %d s, %d targets, %d replaced, statsd down 5 s of every 20, SIGHUP every %g s" % (
+    SECS, NT, replaced, RELOAD))
 print("soak: daemon %s" % (last[-1] if last else "(no summary line)"))
-print("soak: daemon RSS after warm-up %d KiB, at the end %d KiB, max %d KiB (exit %d)" % (
-    warm or 0, end, max(series), rc))
+print("soak: %d SIGHUPs: %d reloads taken, %d refused, %d unchanged" % (hups, taken, refused, unchanged))
+print("soak: daemon RSS at start (after %d s) %d KiB, peak %d KiB, at the end %d KiB (exit %s)" % (
+    WARM, warm or 0, max(series) if series else 0, end, rc))
+if rc != 0:
+    print(text[-3000:])
 shutil.rmtree(work, ignore_errors=True)
-ok = rc == 0 and warm and end <= warm * 1.10
+# Signals sent close together are merged by the kernel: every SIGHUP need
+# not give its own line, but most must, and both outcomes must show.
+acted = taken + refused + unchanged
+ok = (rc == 0 and warm and end <= warm * 1.10 and taken > 0 and refused > 0 and
+      acted >= hups * 0.8)
 print("%d passed, %d failed" % (1 if ok else 0, 0 if ok else 1))
 sys.exit(0 if ok else 1)
