@@ -57,11 +57,13 @@ static uint64_t ptrace_elapsed(void *ctx)
 	return hw_freeze_elapsed_ns(&p->f);
 }
 
-void hw_ptrace_stopper_init(struct hw_ptrace_stopper *p, pid_t pid)
+void hw_ptrace_stopper_init(struct hw_ptrace_stopper *p, pid_t pid,
+			    uint64_t budget_ns)
 {
 	memset(p, 0, sizeof *p);
 	p->pid = pid;
 	hw_freeze_init(&p->f);
+	p->f.budget_ns = budget_ns;
 	p->base = (struct hw_stopper){ ptrace_stop, ptrace_resume,
 				       ptrace_elapsed, p };
 }
@@ -80,6 +82,7 @@ void hw_capture_opts_default(struct hw_capture_opts *o)
 	memset(o, 0, sizeof *o);
 	o->mode = HW_CAPTURE_SNAPSHOT;
 	o->max_pause_ns = 500ull * 1000 * 1000;
+	o->max_walk_ns = HW_MAX_WALK_DEFAULT_NS;
 	o->busy_retries = 20;
 }
 
@@ -172,19 +175,43 @@ void hw_capture_forget(struct hw_capture *c)
 	}
 }
 
-/* One run of the job; times the successful one. */
+static const char PAUSE_BUDGET[] = "pause budget reached";
+static const char WALK_DEADLINE[] = "walk deadline reached";
+
+static void cut_short(struct hw_capture_stats *st, const char *why)
+{
+	if (!st->partial)
+		st->partial_reason = why;
+	st->partial = 1;
+}
+
+/* The earlier of two deadlines (0 = none). */
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* The walk deadline of a run starting now (0 = none). */
+static uint64_t walk_deadline(const struct hw_capture *c)
+{
+	return c->opts.max_walk_ns ? hw_now_ns() + c->opts.max_walk_ns : 0;
+}
+
+/* One run of the job; times the successful one.  *partial: the job
+ * stopped short. */
 static int run_job(struct hw_capture *c, const struct hw_job *job,
 		   enum hw_job_phase phase, uint64_t deadline, int allow_misses,
-		   struct hw_capture_stats *st, struct hw_err *e)
+		   int *partial, struct hw_capture_stats *st, struct hw_err *e)
 {
 	struct hw_job_ctx ctx = { c->snap, c->layout, c->roots, phase,
 				  deadline, allow_misses, 0 };
 	uint64_t t0 = hw_now_ns();
 
+	*partial = 0;
 	if (job->run(job->arg, &ctx, e) < 0)
 		return -1;
 	st->job_ns = hw_now_ns() - t0;
-	st->partial |= ctx.partial;
+	*partial = ctx.partial;
 	return 0;
 }
 
@@ -196,10 +223,22 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-static int stop(struct hw_capture *c, uint64_t *deadline, struct hw_err *e)
+static void detach_failed(struct hw_capture_stats *st, const struct hw_err *e)
 {
-	if (c->stopper->stop(c->stopper->ctx, e) < 0)
+	if (!st->detach_failures++)
+		snprintf(st->detach_error, sizeof st->detach_error, "%.*s",
+			 (int)sizeof st->detach_error - 1, e->msg);
+}
+
+static int stop(struct hw_capture *c, struct hw_capture_stats *st,
+		uint64_t *deadline, struct hw_err *e)
+{
+	if (c->stopper->stop(c->stopper->ctx, e) < 0) {
+		/* A thread that would not stop in time is still held. */
+		if (e->code == HW_ETIMEOUT)
+			detach_failed(st, e);
 		return -1;
+	}
 	/* The budget counts from the first thread stopped, not from now. */
 	*deadline = c->opts.max_pause_ns ?
 		hw_now_ns() - c->stopper->elapsed_ns(c->stopper->ctx) +
@@ -212,8 +251,9 @@ static void resume(struct hw_capture *c, struct hw_capture_stats *st)
 	struct hw_err tmp;
 	uint64_t ns;
 
+	hw_err_clear(&tmp);
 	if (c->stopper->resume(c->stopper->ctx, &tmp) < 0)
-		st->resume_failures++;
+		detach_failed(st, &tmp);
 	ns = c->stopper->elapsed_ns(c->stopper->ctx);
 	st->pause_ns += ns;
 	if (ns > st->max_pause_ns)
@@ -228,10 +268,11 @@ static void prewalk(struct hw_capture *c, const struct hw_job *job,
 {
 	struct hw_capture_stats scratch;
 	struct hw_err tmp;
+	int partial;
 
 	memset(&scratch, 0, sizeof scratch);
 	hw_snap_reset(c->snap, 1);
-	(void)run_job(c, job, HW_PHASE_PLAN, 0, 0, &scratch, &tmp);
+	(void)run_job(c, job, HW_PHASE_PLAN, walk_deadline(c), 0, &partial, &scratch, &tmp);
 	hw_pageset_clear(&p->pages);
 	(void)hw_snap_touched(c->snap, &p->pages, &tmp);
 	hw_pageset_normalize(&p->pages);
@@ -268,7 +309,7 @@ static int snapshot_once(struct hw_capture *c, const struct hw_job *job,
 {
 	struct hw_snap_stats ss;
 	uint64_t deadline;
-	int fill_rc;
+	int fill_rc, partial;
 	struct hw_err fe;
 
 	hw_snap_reset(c->snap, 0);
@@ -278,7 +319,7 @@ static int snapshot_once(struct hw_capture *c, const struct hw_job *job,
 		hw_err_copy(e, &fe);
 		return fe.code == HW_ELIMIT ? FALLBACK : FAIL;
 	}
-	if (stop(c, &deadline, e) < 0)
+	if (stop(c, st, &deadline, e) < 0)
 		return FAIL;
 	fill_rc = hw_snap_fill_copy(c->snap, deadline, &fe);
 	resume(c, st);
@@ -292,9 +333,14 @@ static int snapshot_once(struct hw_capture *c, const struct hw_job *job,
 		hw_err_copy(e, &fe);
 		return FAIL;
 	}
-	/* Out of time: run over what we have, and say so. */
-	if (run_job(c, job, HW_PHASE_COPY, 0, fill_rc == 1, st, e) == 0) {
-		st->partial |= fill_rc == 1;
+	/* Out of time: run over what we have, and say so.  A hostile or
+	 * huge copy cannot hold the run forever either: the walk deadline. */
+	if (run_job(c, job, HW_PHASE_COPY, walk_deadline(c), fill_rc == 1,
+		    &partial, st, e) == 0) {
+		if (fill_rc == 1)
+			cut_short(st, PAUSE_BUDGET);
+		else if (partial)
+			cut_short(st, WALK_DEADLINE);
 		/* What this run touched is the next plan. */
 		hw_pageset_clear(&p->pages);
 		if (hw_snap_touched(c->snap, &p->pages, e) < 0)
@@ -315,15 +361,18 @@ static int stopped_once(struct hw_capture *c, const struct hw_job *job,
 			struct hw_capture_stats *st, struct hw_err *e)
 {
 	struct hw_snap_stats ss;
-	uint64_t deadline;
-	int rc;
+	uint64_t deadline, wd;
+	int rc, partial;
 
 	st->mode = "stopped";
 	hw_snap_reset(c->snap, 1);
-	if (stop(c, &deadline, e) < 0)
+	if (stop(c, st, &deadline, e) < 0)
 		return -1;
-	rc = run_job(c, job, HW_PHASE_STOPPED, deadline, 0, st, e);
+	wd = walk_deadline(c);
+	rc = run_job(c, job, HW_PHASE_STOPPED, earlier(deadline, wd), 0, &partial, st, e);
 	resume(c, st);
+	if (rc == 0 && partial)
+		cut_short(st, deadline && (!wd || deadline <= wd) ? PAUSE_BUDGET : WALK_DEADLINE);
 	hw_snap_get_stats(c->snap, &ss);
 	st->copied_bytes += ss.bytes;
 	st->copy_calls += ss.fetches;

@@ -32,6 +32,7 @@ void hw_census_opts_default(struct hw_census_opts *o)
 	memset(o, 0, sizeof *o);
 	o->mode = HW_MODE_SNAPSHOT;
 	o->max_pause_ns = 500ull * 1000 * 1000;
+	o->max_walk_ns = HW_MAX_WALK_DEFAULT_NS;
 	o->snapshot_limit = 1ull << 30;
 	o->source = HW_SRC_NONE;
 	o->busy_retries = 20;
@@ -149,6 +150,7 @@ static void capture_opts(const struct hw_census_opts *o, struct hw_capture_opts 
 	hw_capture_opts_default(co);
 	co->mode = o->mode == HW_MODE_STOPPED ? HW_CAPTURE_STOPPED : HW_CAPTURE_SNAPSHOT;
 	co->max_pause_ns = o->max_pause_ns;
+	co->max_walk_ns = o->max_walk_ns;
 	co->busy_retries = o->busy_retries;
 }
 
@@ -157,6 +159,11 @@ static int session_finish(struct hw_session *s, struct hw_err *e)
 {
 	struct hw_capture_opts co;
 
+	/* Whatever its source, a layout is adopted only if none of its
+	 * fields can index past a buffer of ours. */
+	if (hw_offsets_validate(&s->layout.off, e) < 0)
+		return hw_err_prefix(e, "layout from %s",
+				     hw_layout_source_name(s->layout.source));
 	capture_opts(&s->opts, &co);
 	hw_typecount_init(&s->tc);
 	hw_nametab_init(&s->names);
@@ -208,7 +215,8 @@ struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 		s->opts = *o;
 	else
 		hw_census_opts_default(&s->opts);
-	hw_ptrace_stopper_init(&lv->stopper, pid);
+	/* Stopping every thread is bounded by the pause budget too. */
+	hw_ptrace_stopper_init(&lv->stopper, pid, s->opts.max_pause_ns);
 	s->stopper = &lv->stopper.base;
 	if (hw_target_open(&lv->target, pid, e) < 0) {
 		if (e->code == HW_EPERM) {
@@ -348,11 +356,14 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 	}
 	if (hw_capture_run(s->cap, &job, &st, e) < 0) {
 		c->busy_waits = st.busy_waits;
+		c->detach_failures = st.detach_failures;
+		memcpy(c->detach_error, st.detach_error, sizeof c->detach_error);
 		check_exited(s, c->starttime, e);
 		return name_pid(s, e);
 	}
 	c->mode = st.mode;
 	c->partial = st.partial;
+	c->partial_reason = st.partial_reason;
 	c->pause_ns = st.pause_ns;
 	c->max_pause_ns = st.max_pause_ns;
 	c->stops = st.stops;
@@ -362,6 +373,8 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 	c->attempts = st.attempts;
 	c->misses = st.misses;
 	c->busy_waits = st.busy_waits;
+	c->detach_failures = st.detach_failures;
+	memcpy(c->detach_error, st.detach_error, sizeof c->detach_error);
 	c->cpu_ns = cpu_ns() - cpu0;
 	if (s->opts.measure_floor)
 		(void)hw_capture_floor(s->cap, job.kind, &c->floor_ns, NULL);

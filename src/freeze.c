@@ -65,6 +65,8 @@
 /* Reaping a dead leader after the release: give up after this many polls
  * (the kernel reaps it when we exit). */
 #define REAP_POLLS 2000
+/* PTRACE_DETACH attempts per thread and release. */
+#define DETACH_TRIES 3
 
 void hw_freeze_init(struct hw_freeze *f)
 {
@@ -158,15 +160,20 @@ static int thread_dead(pid_t pid, pid_t tid)
 }
 
 /* Collect th's ptrace-stop (it has been seized and interrupted).
- * Returns 1 when it is stopped (th->sig set), 0 when it is gone, -1 with
- * errno when waitpid failed. */
-static int collect_stop(struct hw_freeze *f, struct hw_frozen_thread *th)
+ * Returns 1 when it is stopped (th->sig set), 0 when it is gone, 2 when
+ * deadline (hw_now_ns clock; 0 = none) passed first, -1 with errno when
+ * waitpid failed.  Without a deadline non-leaders are waited for in a
+ * blocking waitpid; with one every thread is polled, so that a thread
+ * that cannot stop (uninterruptible sleep, a vfork parent) cannot hold
+ * us past it. */
+static int collect_stop(struct hw_freeze *f, struct hw_frozen_thread *th,
+			uint64_t deadline)
 {
-	int leader = th->tid == f->pid;
+	int poll = th->tid == f->pid || deadline;
 
 	for (unsigned polls = 0;; polls++) {
 		int st, event;
-		pid_t r = waitpid(th->tid, &st, __WALL | (leader ? WNOHANG : 0));
+		pid_t r = waitpid(th->tid, &st, __WALL | (poll ? WNOHANG : 0));
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -179,6 +186,8 @@ static int collect_stop(struct hw_freeze *f, struct hw_frozen_thread *th)
 			/* /proc costs a few us: look only now and then */
 			if (polls % 16 == 15 && thread_dead(f->pid, th->tid))
 				return 0;
+			if (deadline && hw_now_ns() >= deadline)
+				return 2;
 			pause_poll(polls);
 			continue;
 		}
@@ -231,51 +240,73 @@ static void reap_dead(struct hw_freeze *f, pid_t tid)
 }
 
 /* Release one thread; 1 if it turned out dead (to be reaped), 0 done,
- * -1 with errno if it could not be detached. */
-static int release_one(struct hw_freeze *f, struct hw_frozen_thread *th)
+ * 2 if it has not stopped by deadline (0 = wait as long as it takes), -1
+ * with errno if it could not be detached. */
+static int release_one(struct hw_freeze *f, struct hw_frozen_thread *th,
+		       uint64_t deadline)
 {
 	if (!th->stopped) {
 		/* Seized, interrupt maybe never sent: ask (again; a pending
 		 * interrupt is not doubled) and wait for the stop. */
 		if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 && errno == ESRCH)
 			return 1;
-		int r = collect_stop(f, th);
+		int r = collect_stop(f, th, deadline);
 
-		if (r == 0)
-			return 0;
+		if (r == 0 || r == 2)
+			return r;
 		if (r < 0)
 			return -1;
 	}
-	if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)th->sig) == 0)
-		return 0;
-	/* ESRCH for our tracee means it is no longer in a ptrace-stop:
-	 * SIGKILL woke it to die. */
-	return errno == ESRCH ? 1 : -1;
+	/* PTRACE_DETACH of a thread in a ptrace-stop fails only with ESRCH
+	 * (SIGKILL woke it to die) in practice; anything else is retried
+	 * and, if it persists, the thread is kept to be tried again. */
+	for (int tries = 0; tries < DETACH_TRIES; tries++) {
+		if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)th->sig) == 0) {
+			th->stopped = 0;
+			return 0;
+		}
+		if (errno == ESRCH)
+			return 1;
+	}
+	return -1;
 }
 
-/* Release every seized thread; 0, or -1 with e set for the first failure. */
-static int release_all(struct hw_freeze *f, struct hw_err *e)
+/* Release every seized thread.  Threads that cannot be released now (not
+ * stopped by deadline, or a detach that keeps failing) stay in f->threads,
+ * counted in f->detach_failures, and are tried again by the next begin or
+ * end.  Returns 0, or -1 with e set (the first failure). */
+static int release_all(struct hw_freeze *f, uint64_t deadline, struct hw_err *e)
 {
 	int rc = 0;
-	size_t ndead = 0;
+	size_t nkept = 0;
 
 	for (size_t i = 0; i < f->ntids; i++) {
 		struct hw_frozen_thread *th = &f->threads[i];
-		int r = release_one(f, th);
+		int r = release_one(f, th, deadline);
 
-		if (r < 0 && rc == 0)
-			rc = hw_err_set(e, HW_ESYS, errno, "detaching thread %d",
-					(int)th->tid);
-		if (r == 1)
-			f->threads[ndead++].tid = th->tid; /* i >= ndead */
+		th->dead = r == 1;
+		th->kept = r == 2 || r < 0;
+		if (!th->kept)
+			continue;
+		if (rc == 0)
+			rc = r == 2 ?
+				hw_err_set(e, HW_ETIMEOUT, 0, "thread %d has not stopped to be "
+					   "released (it stays seized until it stops or "
+					   "heapwatch exits)", (int)th->tid) :
+				hw_err_set(e, HW_ESYS, errno, "detaching thread %d",
+					   (int)th->tid);
+		f->detach_failures++;
 	}
-	for (size_t i = 0; i < ndead; i++)
-		if (f->threads[i].tid != f->pid)
-			reap_dead(f, f->threads[i].tid);
-	for (size_t i = 0; i < ndead; i++)
-		if (f->threads[i].tid == f->pid)
-			reap_dead(f, f->threads[i].tid);
-	f->ntids = 0;
+	/* The dead are reaped once every live thread is released: non-leaders
+	 * first, the leader (reported only when its group is empty) last. */
+	for (int leader = 0; leader < 2; leader++)
+		for (size_t i = 0; i < f->ntids; i++)
+			if (f->threads[i].dead && (f->threads[i].tid == f->pid) == leader)
+				reap_dead(f, f->threads[i].tid);
+	for (size_t i = 0; i < f->ntids; i++)
+		if (f->threads[i].kept)
+			f->threads[nkept++] = f->threads[i];
+	f->ntids = nkept;
 	return rc;
 }
 
@@ -302,9 +333,35 @@ static int refused(struct hw_freeze *f, pid_t tid, struct hw_err *e)
 	return hw_err_set(e, HW_EPERM, 0, "%s", why);
 }
 
+/* A thread did not stop within the budget: say which, and why if /proc
+ * can tell (state D: an uninterruptible sleep, e.g. a vfork parent or I/O
+ * on a hung file system). */
+static int timed_out(const struct hw_freeze *f, pid_t tid, struct hw_err *e)
+{
+	struct hw_proc_stat st;
+	char wchan[64] = "", path[96];
+	FILE *fp;
+
+	snprintf(path, sizeof path, "/proc/%d/task/%d/wchan", (int)f->pid, (int)tid);
+	if ((fp = fopen(path, "re"))) {
+		if (!fgets(wchan, sizeof wchan, fp))
+			wchan[0] = '\0';
+		fclose(fp);
+	}
+	if (hw_proc_task_stat(f->pid, tid, &st, NULL) < 0)
+		st.state = '?';
+	return hw_err_set(e, HW_ETIMEOUT, 0,
+			  "thread %d did not stop within %llu ms (state %c%s%s)",
+			  (int)tid, (unsigned long long)(f->budget_ns / 1000000),
+			  st.state, wchan[0] && wchan[0] != '0' ? ", in " : "",
+			  wchan[0] && wchan[0] != '0' ? wchan : "");
+}
+
 /* One pass over /proc/PID/task: seize and interrupt every thread not yet
- * seized, then collect their stops.  *added: threads newly stopped. */
-static int seize_pass(struct hw_freeze *f, size_t *added, struct hw_err *e)
+ * seized, then collect the stops of every thread not stopped yet, by
+ * deadline (0 = none).  *added: threads newly stopped. */
+static int seize_pass(struct hw_freeze *f, uint64_t deadline, size_t *added,
+		      struct hw_err *e)
 {
 	char path[64];
 	struct dirent *de;
@@ -344,7 +401,7 @@ static int seize_pass(struct hw_freeze *f, size_t *added, struct hw_err *e)
 		}
 		if (!f->t_begin_ns)
 			f->t_begin_ns = hw_now_ns();
-		f->threads[f->ntids++] = (struct hw_frozen_thread){ tid, 0, 0 };
+		f->threads[f->ntids++] = (struct hw_frozen_thread){ .tid = tid };
 		/* ESRCH: it died already; collecting says so. */
 		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH) {
 			hw_err_set(e, HW_ESYS, errno, "PTRACE_INTERRUPT of thread %d",
@@ -354,29 +411,36 @@ static int seize_pass(struct hw_freeze *f, size_t *added, struct hw_err *e)
 	}
 	closedir(d);
 	d = NULL;
-	/* Non-leaders first (blocking), the leader last (polled). */
+	/* Non-leaders first (blocking, or polled under a budget), the leader
+	 * last (polled).  Every thread not stopped yet: this pass's, and any
+	 * left seized by an earlier freeze that ran out of time. */
 	for (int leader_round = 0; leader_round < 2; leader_round++) {
-		for (size_t i = first; i < f->ntids; i++) {
+		for (size_t i = 0; i < f->ntids; i++) {
 			struct hw_frozen_thread *th = &f->threads[i];
 
-			if (th->stopped || (th->tid == f->pid) != leader_round)
+			if (th->stopped || !th->tid || (th->tid == f->pid) != leader_round)
 				continue;
-			int r = collect_stop(f, th);
+			int r = collect_stop(f, th, deadline);
 
 			if (r < 0) {
 				hw_err_set(e, HW_ESYS, errno, "waiting for thread %d to stop",
 					   (int)th->tid);
 				goto fail;
 			}
+			if (r == 2) {
+				timed_out(f, th->tid, e);
+				goto fail;
+			}
 			if (r == 0)
 				th->tid = 0; /* gone */
+			else
+				(*added)++;
 		}
 	}
-	kept = first;
-	for (size_t i = first; i < f->ntids; i++)
+	kept = 0;
+	for (size_t i = 0; i < f->ntids; i++)
 		if (f->threads[i].tid)
 			f->threads[kept++] = f->threads[i];
-	*added = kept - first;
 	f->ntids = kept;
 	return 0;
 fail:
@@ -393,10 +457,14 @@ fail:
 
 int hw_freeze_begin(struct hw_freeze *f, pid_t pid, struct hw_err *e)
 {
+	uint64_t deadline;
 	int keep;
 
-	if (f->active || f->ntids)
+	if (f->active)
 		return hw_err_set(e, HW_ESYS, EALREADY, "a freeze of pid %d is already in effect",
+				  (int)f->pid);
+	if (f->ntids && f->pid != pid)
+		return hw_err_set(e, HW_ESYS, EALREADY, "threads of pid %d are still held",
 				  (int)f->pid);
 	f->pid = pid;
 	f->t_begin_ns = f->t_end_ns = 0;
@@ -409,10 +477,11 @@ int hw_freeze_begin(struct hw_freeze *f, pid_t pid, struct hw_err *e)
 	 * (refused()), from that thread's own TracerPid: the same answer as
 	 * reading TracerPid first, 4 us cheaper, and also right for a tracer
 	 * that attaches meanwhile or holds only some threads. */
+	deadline = f->budget_ns ? hw_now_ns() + f->budget_ns : 0;
 	for (int pass = 0; pass < MAX_PASSES; pass++) {
 		size_t added;
 
-		if (seize_pass(f, &added, e) < 0)
+		if (seize_pass(f, deadline, &added, e) < 0)
 			goto fail;
 		if (added == 0) {
 			if (f->ntids == 0) {
@@ -427,7 +496,9 @@ int hw_freeze_begin(struct hw_freeze *f, pid_t pid, struct hw_err *e)
 		   MAX_PASSES);
 fail:
 	keep = errno;
-	release_all(f, NULL);
+	/* Past the budget already: a thread that has not stopped is polled
+	 * once more, not waited for. */
+	release_all(f, deadline ? hw_now_ns() : 0, NULL);
 	if (f->t_begin_ns)
 		f->t_end_ns = hw_now_ns();
 	errno = keep;
@@ -440,8 +511,11 @@ int hw_freeze_end(struct hw_freeze *f, struct hw_err *e)
 
 	if (!f->active && !f->ntids)
 		return 0;
-	rc = release_all(f, e);
-	f->t_end_ns = hw_now_ns();
+	/* Every thread of an active freeze is stopped: nothing to wait for.
+	 * Threads kept from a failed begin are polled within the budget. */
+	rc = release_all(f, f->budget_ns ? hw_now_ns() + f->budget_ns : 0, e);
+	if (f->active || f->t_begin_ns)
+		f->t_end_ns = hw_now_ns();
 	f->active = 0;
 	errno = keep;
 	return rc;

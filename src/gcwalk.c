@@ -242,7 +242,7 @@ int hw_gc_check(struct hw_snap *s, const struct hw_offsets *o,
 	uint64_t heads[HW_GC_MAX_LISTS];
 	unsigned n;
 
-	if (find_states(s, o, r, st, &n, e) < 0)
+	if (hw_offsets_validate(o, e) < 0 || find_states(s, o, r, st, &n, e) < 0)
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
 		if (check_collecting(s, o, &st[i], e) < 0)
@@ -398,9 +398,11 @@ int hw_gc_walk(struct hw_snap *s, const struct hw_offsets *o,
 	unsigned n;
 
 	memset(st, 0, sizeof *st);
-	if (NO(o->ob_type) || NO(o->gchead_next) || NO(o->gchead_prev) ||
-	    o->gchead_size <= 0 || o->gchead_size > 64 || o->ob_type > 48 ||
-	    o->gchead_next + 8 > o->gchead_size || o->gchead_prev + 8 > o->gchead_size)
+	/* The header is read into a 128-byte buffer and indexed by layout
+	 * fields: never without the validator's word that they fit. */
+	if (hw_offsets_validate(o, e) < 0)
+		return -1;
+	if (NO(o->ob_type) || NO(o->gchead_next) || NO(o->gchead_prev) || NO(o->gchead_size))
 		return hw_err_set(e, HW_ELAYOUT, 0, "layout lacks object header fields");
 	memset(&w, 0, sizeof w);
 	w.s = s;

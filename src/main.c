@@ -49,7 +49,11 @@ static const char usage_text[] =
 "                           bare number counts seconds), print the change\n"
 "      --mode MODE          snapshot (copy while stopped, walk after; default)\n"
 "                           or stopped (walk while stopped)\n"
-"      --max-pause DURATION longest stop of the target (default 500ms; 0 = none);\n"
+"      --max-pause DURATION longest stop of the target (default 500ms; 0 = none),\n"
+"                           stopping every thread included; past it the census\n"
+"                           is cut short and marked partial, or fails if a\n"
+"                           thread would not stop\n"
+"      --max-walk DURATION  longest walk of the heap (default 60s; 0 = none);\n"
 "                           past it the census is cut short and marked partial\n"
 "      --snapshot-limit SIZE largest private copy (default 1GiB); past it the\n"
 "                           census walks while stopped\n"
@@ -212,6 +216,7 @@ static int cmd_dump(int argc, char **argv)
 		{ "growth", required_argument, NULL, 'g' },
 		{ "mode", required_argument, NULL, 'M' },
 		{ "max-pause", required_argument, NULL, 'P' },
+		{ "max-walk", required_argument, NULL, 'W' },
 		{ "snapshot-limit", required_argument, NULL, 'L' },
 		{ "layout-source", required_argument, NULL, 'S' },
 		{ "reader", required_argument, NULL, 'R' },
@@ -266,6 +271,10 @@ static int cmd_dump(int argc, char **argv)
 			break;
 		case 'P':
 			if (opt_duration("--max-pause", optarg, 0, &o.max_pause_ns))
+				return 2;
+			break;
+		case 'W':
+			if (opt_duration("--max-walk", optarg, 0, &o.max_walk_ns))
 				return 2;
 			break;
 		case 'L':
@@ -331,6 +340,15 @@ static int cmd_dump(int argc, char **argv)
 			rc = -1;
 		else
 			rc = hw_session_census(s, &c2, &e);
+	}
+	/* The counts are sound, but a thread was not given back at once:
+	 * say so (the kernel releases it when we exit, just after). */
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		const struct hw_census *c = i ? &c2 : &c1;
+
+		if (c->detach_failures)
+			fprintf(stderr, "heapwatch: warning: pid %d: %u thread(s) not released "
+				"at once: %s\n", (int)pid, c->detach_failures, c->detach_error);
 	}
 	if (rc == 0 && c1.version_untested)
 		fprintf(stderr, "heapwatch: warning: pid %d: CPython %s is newer than any "

@@ -109,10 +109,12 @@ static void header(FILE *f, const struct hw_census *c)
 	human_bytes(rss, sizeof rss, c->mem.rss);
 	human_bytes(pss, sizeof pss, c->mem.pss);
 	fprintf(f, "pid %d  python %s  rss %s  pss %s  objects %llu  pause %.3f ms"
-		"  layout %s%s\n",
+		"  layout %s%s%s%s\n",
 		(int)c->pid, c->python, rss, pss,
 		(unsigned long long)c->gc_objects, (double)c->pause_ns / 1e6,
-		c->layout_source, c->partial ? "  PARTIAL (pause budget reached)" : "");
+		c->layout_source, c->partial ? "  PARTIAL (" : "",
+		c->partial ? (c->partial_reason ? c->partial_reason : "cut short") : "",
+		c->partial ? ")" : "");
 	for (const char *n = c->layout_notes; *n;) {
 		size_t len = strcspn(n, "\n");
 
@@ -208,6 +210,11 @@ static void json_body(FILE *f, const struct hw_census *c)
 	fputs(", \"mode\": ", f);
 	hw_json_string(f, c->mode ? c->mode : "");
 	fprintf(f, ", \"partial\": %s, ", c->partial ? "true" : "false");
+	if (c->partial) {
+		fputs("\"partial_reason\": ", f);
+		hw_json_string(f, c->partial_reason ? c->partial_reason : "cut short");
+		fputs(", ", f);
+	}
 	json_num(f, "copied_bytes", (long long)c->copied_bytes, 1);
 	json_num(f, "copy_calls", (long long)c->copy_calls, 1);
 	json_num(f, "walk_us", (long long)(c->walk_ns / 1000), 1);
@@ -223,6 +230,7 @@ static void json_body(FILE *f, const struct hw_census *c)
 	json_num(f, "attempts", c->attempts, 1);
 	json_num(f, "misses", (long long)c->misses, 1);
 	json_num(f, "busy_waits", c->busy_waits, 1);
+	json_num(f, "detach_failures", c->detach_failures, 1);
 	json_num(f, "interpreters", c->ninterps, 1);
 	fprintf(f, "\"lists\": {\"gen0\": %llu, \"gen1\": %llu, \"gen2\": %llu, "
 		"\"permanent\": %llu}",

@@ -21,7 +21,10 @@
  *   (2 ms, then 100 ms) and start over, at most busy_retries times.
  *   The pause budget (max_pause_ns) bounds every stop: a copy cut short by
  *   it is walked with misses allowed, a stopped run is given the deadline;
- *   either way the result is partial.
+ *   either way the result is partial.  Every run of the job is also given
+ *   a walk deadline (max_walk_ns): a huge or hostile heap cannot hold it
+ *   forever, and a run cut by it is partial too (partial_reason says
+ *   which).
  *
  * The target is resumed on every path out, whatever the job returns.
  *
@@ -47,6 +50,7 @@
 #define HW_CENSUS_ATTEMPTS 3   /* bulk copies per capture before stopping */
 #define HW_CAPTURE_KINDS 8     /* job kinds (plans) one capture keeps */
 #define HW_JOB_KIND_MAX 32     /* bytes of a kind's name, NUL included */
+#define HW_MAX_WALK_DEFAULT_NS (60ull * 1000 * 1000 * 1000) /* 60 s */
 
 /* ------------------------------------------------------------------ */
 /* stoppers */
@@ -68,7 +72,9 @@ struct hw_stopper {
 };
 
 /* The live stopper: freeze.h's ptrace freeze of every thread of pid, with
- * heapwatch's terminating signals held meanwhile (hw_freeze_block_signals). */
+ * heapwatch's terminating signals held meanwhile (hw_freeze_block_signals).
+ * Every thread must stop within budget_ns (0: no bound), else stop fails
+ * with HW_ETIMEOUT (see freeze.h for the thread it cannot release yet). */
 struct hw_ptrace_stopper {
 	struct hw_stopper base;  /* what the engine is given */
 	pid_t pid;
@@ -77,7 +83,8 @@ struct hw_ptrace_stopper {
 };
 /* Make p a stopper of pid; never fails.  p must stay where it is while
  * p->base is in use (base.ctx points at it).  Release with _fini. */
-void hw_ptrace_stopper_init(struct hw_ptrace_stopper *p, pid_t pid);
+void hw_ptrace_stopper_init(struct hw_ptrace_stopper *p, pid_t pid,
+			    uint64_t budget_ns);
 void hw_ptrace_stopper_fini(struct hw_ptrace_stopper *p);
 
 /* ------------------------------------------------------------------ */
@@ -134,6 +141,8 @@ enum hw_capture_mode {
 struct hw_capture_opts {
 	enum hw_capture_mode mode;
 	uint64_t max_pause_ns;    /* bound on one stop; 0 = none */
+	uint64_t max_walk_ns;     /* bound on one run of the job, stopped or
+				     not (a huge or hostile copy); 0 = none */
 	unsigned busy_retries;    /* HW_EBUSY: attempts after the first */
 };
 void hw_capture_opts_default(struct hw_capture_opts *o);
@@ -141,7 +150,9 @@ void hw_capture_opts_default(struct hw_capture_opts *o);
 /* Figures of one capture (hw_capture_run resets them first). */
 struct hw_capture_stats {
 	const char *mode;         /* "snapshot" or "stopped" (static) */
-	int partial;              /* cut short by the pause budget */
+	int partial;              /* cut short: */
+	const char *partial_reason; /* "pause budget reached" or "walk
+				     deadline reached" (static), NULL if not */
 	int prewalk;              /* this capture learnt its plan by a pre-walk */
 	uint64_t plan_bytes;      /* size of the plan of the first copy */
 	uint64_t pause_ns;        /* total time stopped */
@@ -153,7 +164,10 @@ struct hw_capture_stats {
 	uint64_t copied_bytes;    /* bytes copied while stopped */
 	uint64_t copy_calls;      /* system calls of those copies */
 	uint64_t job_ns;          /* the successful run of the job */
-	unsigned resume_failures; /* resumes that returned -1 */
+	unsigned detach_failures; /* resumes that failed, and stops that ran
+				     out of time holding a thread: threads the
+				     stopper could not give back at once */
+	char detach_error[256];   /* the first of those errors, "" if none */
 };
 
 struct hw_capture;
@@ -173,7 +187,9 @@ void hw_capture_free(struct hw_capture *c);  /* NULL is fine */
 
 /* Run job as described above, filling *st.  0 on success; -1 with e
  * filled (the job's error, the stopper's, HW_ELIMIT with more than
- * HW_CAPTURE_KINDS kinds).  Errors carry no pid: the caller names it. */
+ * HW_CAPTURE_KINDS kinds).  Errors carry no pid: the caller names it.
+ * A resume that fails does not fail the run (what was copied is sound):
+ * it is counted in st->detach_failures, which the caller must report. */
 int hw_capture_run(struct hw_capture *c, const struct hw_job *job,
 		   struct hw_capture_stats *st, struct hw_err *e);
 

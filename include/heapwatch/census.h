@@ -44,7 +44,10 @@ enum hw_census_mode {
 
 struct hw_census_opts {
 	enum hw_census_mode mode;
-	uint64_t max_pause_ns;        /* 0: no budget */
+	uint64_t max_pause_ns;        /* 0: no budget.  Bounds stopping every
+					 thread too */
+	uint64_t max_walk_ns;         /* bound on one walk, stopped or over a
+					 copy (default 60 s); 0: none */
 	uint64_t snapshot_limit;      /* bytes; 0: no limit.  Past it the
 					 census walks while stopped */
 	enum hw_layout_source source; /* HW_SRC_NONE: best available */
@@ -90,8 +93,17 @@ struct hw_census {
 	unsigned attempts;            /* snapshot attempts */
 	uint64_t misses;              /* pages the snapshots lacked */
 	unsigned busy_waits;          /* retries because a GC was running */
+	unsigned detach_failures;     /* threads that could not be given back
+					 at once (a failed detach, a thread
+					 that would not stop in time): each
+					 is kept and released as soon as it
+					 can be; set on failure too */
+	char detach_error[256];       /* the first of those, "" if none (as
+					 struct hw_capture_stats's) */
 	const char *mode;             /* "snapshot", "stopped" */
-	int partial;                  /* cut short by the pause budget */
+	int partial;                  /* cut short: */
+	const char *partial_reason;   /* "pause budget reached", "walk
+					 deadline reached" (static); NULL */
 	unsigned ninterps;
 	uint64_t per_list[4];         /* gen0, gen1, gen2, permanent */
 	struct hw_census_type *types; /* sorted by count (desc), then name */

@@ -313,6 +313,18 @@ void hw_offsets_init(struct hw_offsets *o);
 int64_t hw_offsets_get(const struct hw_offsets *o, size_t i);
 void hw_offsets_set(struct hw_offsets *o, size_t i, int64_t v);
 
+/* Whatever its source, a layout is untrusted until this passes: every
+ * field absent (HW_NOFIELD) or an offset/size from 0 to HW_FIELD_MAX - 1,
+ * and every field that indexes a fixed buffer of heapwatch's within it
+ * (PyGC_Head links within gchead_size, the object header the walker
+ * reads in one 128-byte piece, the GC state's fields within gc_size,
+ * dict and set entries within the buffers that hold them).  Presence is
+ * not checked: each user asks for the fields it needs.  0, or -1 with
+ * HW_ELAYOUT naming the field and both values ("gchead_refs 200 outside
+ * PyGC_Head (32 bytes)"); the caller names the source. */
+#define HW_FIELD_MAX ((int64_t)1 << 24)
+int hw_offsets_validate(const struct hw_offsets *o, struct hw_err *e);
+
 enum hw_layout_source {
 	HW_SRC_NONE = 0,
 	HW_SRC_DWARF,         /* debug info of the binary or a debug file */

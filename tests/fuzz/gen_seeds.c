@@ -5,18 +5,23 @@
 
 #include "synth.h"
 
+/* mode bit 7: eight bytes of layout changes follow (fuzz_walk.c); the
+ * seeds carry (field, +0) pairs, which change nothing. */
 static void emit(const char *dir, const char *name, int layout, int mode,
 		 struct synth *h)
 {
 	char path[4096];
 	FILE *f;
 	unsigned char hdr[2] = { (unsigned char)layout, (unsigned char)mode };
+	static const unsigned char nochange[8] = { 14, 0, 15, 0, 12, 0, 13, 0 };
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	f = fopen(path, "wb");
 	if (!f)
 		return;
 	fwrite(hdr, 1, 2, f);
+	if (mode & 0x80)
+		fwrite(nochange, 1, sizeof nochange, f);
 	fwrite(h->buf, 1, h->used, f);
 	fclose(f);
 }
@@ -49,6 +54,8 @@ int main(int argc, char **argv)
 	build(&h, &o, 0);
 	emit(dir, "seed-311-live", 0, 0, &h);
 	emit(dir, "seed-311-snap", 0, 3, &h);
+	emit(dir, "seed-311-layout", 0, 0x80, &h);
+	emit(dir, "seed-311-layout-snap", 0, 0x83, &h);
 	synth_fini(&h);
 	synth_layout_3140(&o);
 	build(&h, &o, 1);
@@ -57,6 +64,7 @@ int main(int argc, char **argv)
 	synth_layout_27(&o);
 	build(&h, &o, 0);
 	emit(dir, "seed-27-live", 2, 0, &h);
+	emit(dir, "seed-27-layout", 2, 0x80, &h);
 	synth_fini(&h);
 	return 0;
 }

@@ -23,7 +23,8 @@ struct tstop {
 	int stopped;                   /* between a stop and its resume */
 	unsigned stops, resumes;       /* successful stops, resumes */
 	uint64_t fake_elapsed_ns;      /* reported as the stop's length */
-	int fail_stop;                 /* stop fails (HW_ETRACED) */
+	int fail_stop;                 /* stop fails with this code */
+	int fail_resume;               /* resume "fails" (releasing anyway) */
 	/* called by each stop, with the number of that stop (1, 2, ...) */
 	void (*on_stop)(struct tstop *t, unsigned nth);
 	uint64_t type;                 /* for on_stop hooks that add objects */
@@ -38,7 +39,8 @@ static int t_stop(void *ctx, struct hw_err *e)
 
 	ck_assert_msg(!t->stopped, "stopped twice without a resume");
 	if (t->fail_stop)
-		return hw_err_set(e, HW_ETRACED, 0, "already traced (test)");
+		return hw_err_set(e, (enum hw_code)t->fail_stop, 0, "%s (test)",
+				  hw_err_code_desc((enum hw_code)t->fail_stop));
 	t->stopped = 1;
 	t->stops++;
 	if (t->on_stop)
@@ -50,10 +52,11 @@ static int t_resume(void *ctx, struct hw_err *e)
 {
 	struct tstop *t = ctx;
 
-	(void)e;
 	ck_assert_msg(t->stopped, "resumed without a stop");
 	t->stopped = 0;
 	t->resumes++;
+	if (t->fail_resume)
+		return hw_err_set(e, HW_ESYS, 5, "detaching thread 77");
 	return 0;
 }
 
@@ -351,8 +354,36 @@ START_TEST(test_pause_budget_partial)
 	fx_session(&f);
 	ck_assert_msg(census(&f) == 0, "census: %s", f.e.msg);
 	ck_assert_int_eq(f.c.partial, 1);
+	ck_assert_str_eq(f.c.partial_reason, "pause budget reached");
 	ck_assert_uint_lt(f.c.gc_objects, 10000);
 	ck_assert_uint_eq(f.c.copied_bytes > 0 || f.c.attempts > 0, 1);
+	fx_close(&f);
+}
+END_TEST
+
+/* A walk of the copy has a deadline of its own: a huge or hostile heap
+ * cannot hold the census forever.  Cut short, partial, and said. */
+START_TEST(test_walk_deadline_partial)
+{
+	struct fx f;
+
+	fx_heap(&f, 4 << 20, 10000);
+	f.o.max_walk_ns = 1;
+	fx_session(&f);
+	ck_assert_msg(census(&f) == 0, "census: %s", f.e.msg);
+	ck_assert_int_eq(f.c.partial, 1);
+	ck_assert_str_eq(f.c.partial_reason, "walk deadline reached");
+	ck_assert_str_eq(f.c.mode, "snapshot");
+	ck_assert_uint_lt(f.c.gc_objects, 10000);
+	ck_assert_uint_gt(f.c.gc_objects, 0);
+	/* and while stopped */
+	hw_session_free(f.s);
+	f.o.mode = HW_MODE_STOPPED;
+	f.o.max_pause_ns = 0;
+	fx_session(&f);
+	ck_assert_msg(census(&f) == 0, "census: %s", f.e.msg);
+	ck_assert_str_eq(f.c.partial_reason, "walk deadline reached");
+	ck_assert_uint_lt(f.c.gc_objects, 10000);
 	fx_close(&f);
 }
 END_TEST
@@ -362,12 +393,62 @@ START_TEST(test_stop_fails)
 	struct fx f;
 
 	fx_heap(&f, 4 << 20, 100);
-	f.ts.fail_stop = 1;
+	f.ts.fail_stop = HW_ETRACED;
 	fx_session(&f);
 	ck_assert_int_eq(census(&f), -1);
 	ck_assert_int_eq(f.e.code, HW_ETRACED);
 	ck_assert_uint_eq(f.ts.stops, 0);
 	ck_assert_str_eq(f.e.msg, "pid 4242: already traced (test)");
+	ck_assert_uint_eq(f.c.detach_failures, 0);
+	fx_close(&f);
+}
+END_TEST
+
+/* A stop that runs out of time holds a thread: the census fails, and
+ * says how many threads it could not give back. */
+START_TEST(test_stop_times_out)
+{
+	struct fx f;
+
+	fx_heap(&f, 4 << 20, 100);
+	f.ts.fail_stop = HW_ETIMEOUT;
+	fx_session(&f);
+	ck_assert_int_eq(census(&f), -1);
+	ck_assert_int_eq(f.e.code, HW_ETIMEOUT);
+	ck_assert_uint_eq(f.c.detach_failures, 1);
+	ck_assert_str_eq(f.c.detach_error, "pause budget exceeded (test)");
+	fx_close(&f);
+}
+END_TEST
+
+/* A resume that fails: the counts are sound and kept, the failure is
+ * counted and said; never silent. */
+START_TEST(test_resume_fails)
+{
+	struct fx f;
+
+	fx_heap(&f, 4 << 20, 100);
+	f.ts.fail_resume = 1;
+	fx_session(&f);
+	census_ok(&f);
+	ck_assert_uint_eq(f.c.detach_failures, 1);
+	ck_assert_str_eq(f.c.detach_error, "detaching thread 77");
+	fx_close(&f);
+}
+END_TEST
+
+/* A layout is adopted only if the validator passes it, whatever its
+ * source; the error names the source. */
+START_TEST(test_bad_layout_refused)
+{
+	struct fx f;
+
+	fx_heap(&f, 1 << 20, 10);
+	f.l.off.gchead_prev = 200;
+	f.s = hw_session_new(&f.d, f.m, &f.l, &f.ts.base, &f.o, &f.e);
+	ck_assert_ptr_null(f.s);
+	ck_assert_int_eq(f.e.code, HW_ELAYOUT);
+	ck_assert_str_eq(f.e.msg, "layout from table: gchead_prev 200 outside PyGC_Head (16 bytes)");
 	fx_close(&f);
 }
 END_TEST
@@ -650,7 +731,11 @@ int main(void)
 	tcase_add_test(tc, test_busy_then_clear);
 	tcase_add_test(tc, test_busy_forever);
 	tcase_add_test(tc, test_pause_budget_partial);
+	tcase_add_test(tc, test_walk_deadline_partial);
 	tcase_add_test(tc, test_stop_fails);
+	tcase_add_test(tc, test_stop_times_out);
+	tcase_add_test(tc, test_resume_fails);
+	tcase_add_test(tc, test_bad_layout_refused);
 	tcase_add_test(tc, test_corrupt_heap_resumed);
 	tcase_add_test(tc, test_kinds_keep_their_plans);
 	tcase_add_test(tc, test_job_fails_plan);

@@ -37,6 +37,8 @@ struct shared {
 	volatile int stop;                /* storm: sender should stop */
 	volatile int done;                /* storm: sender has stopped */
 	volatile int status;              /* a helper's result */
+	volatile int go, started, release;/* vfork rounds: asked, in the
+					     vfork child, may leave it */
 	char msg[HW_ERR_MSG_MAX];         /* a helper's error texts */
 	char msg2[HW_ERR_MSG_MAX];
 };
@@ -632,6 +634,119 @@ START_TEST(test_killed_while_frozen)
 }
 END_TEST
 
+/* A thread that cannot stop: each round (sh->go) it vforks, and the
+ * child waits for sh->release before it exits.  Meanwhile the parent
+ * thread sits in an uninterruptible wait for the child (state D): a
+ * PTRACE_INTERRUPT does not wake it. */
+static void *vforker(void *unused)
+{
+	(void)unused;
+	/* volatile: r lives across vfork() */
+	for (volatile int r = 1;; r++) {
+		pid_t c;
+
+		while (sh->go < r)
+			usleep(1000);
+		sh->status = (int)gettid();
+		c = vfork();
+		if (c == 0) {
+			sh->started = r;
+			while (sh->release < r) {
+				struct timespec ts = { 0, 1000000 };
+
+				nanosleep(&ts, NULL);
+			}
+			_exit(0);
+		}
+		if (c > 0)
+			while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+				;
+	}
+	return NULL;
+}
+
+static void vfork_body(const void *unused)
+{
+	(void)unused;
+	pthread_t th;
+
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_create(&th, NULL, spin, (void *)&sh->spin[i]);
+	pthread_create(&th, NULL, vforker, NULL);
+	say_ready();
+	for (;;)
+		pause();
+}
+
+/* Round r: the vforker is in its vfork wait (state D) once its child runs. */
+static void vfork_round(pid_t pid, int r)
+{
+	struct hw_proc_stat st;
+
+	sh->go = r;
+	for (int i = 0; i < 2000 && sh->started < r; i++)
+		usleep(1000);
+	ck_assert_int_eq(sh->started, r);
+	for (int i = 0; i < 2000; i++) {
+		if (hw_proc_task_stat(pid, (pid_t)sh->status, &st, NULL) == 0 &&
+		    st.state == 'D')
+			break;
+		usleep(1000);
+	}
+	ck_assert_int_eq(st.state, 'D');
+}
+
+/* The budget: a thread that cannot stop ends the freeze with HW_ETIMEOUT
+ * naming it, every other thread running again ('S'/'R', never 't'); once
+ * it can stop, the next begin (round 1) or end (round 2) collects and
+ * releases it. */
+START_TEST(test_budget_thread_cannot_stop)
+{
+	struct hw_freeze f;
+	struct hw_err e;
+	char want[64];
+	unsigned long before[NTHREADS];
+	pid_t pid = spawn(vfork_body, NULL);
+
+	hw_freeze_init(&f);
+	f.budget_ns = 200u * 1000 * 1000;
+	for (int r = 1; r <= 2; r++) {
+		vfork_round(pid, r);
+		hw_err_clear(&e);
+		ck_assert_int_eq(hw_freeze_begin(&f, pid, &e), -1);
+		ck_assert_int_eq(e.code, HW_ETIMEOUT);
+		snprintf(want, sizeof want, "thread %d did not stop within 200 ms (state D",
+			 sh->status);
+		ck_assert_msg(strncmp(e.msg, want, strlen(want)) == 0, "%s", e.msg);
+		ck_assert(!f.active);
+		/* only the vforker is kept, still in its vfork wait; the rest run */
+		ck_assert_uint_eq(f.ntids, 1);
+		ck_assert_int_eq(f.threads[0].tid, sh->status);
+		ck_assert_uint_eq(f.detach_failures, (unsigned)r);
+		ck_assert_int_eq(count_state(pid, 't'), 0);
+		snapshot(before, NTHREADS);
+		assert_progress(before, NTHREADS);
+		/* the vfork ends: the vforker stops on our pending request */
+		sh->release = r;
+		for (int i = 0; i < 2000 && count_state(pid, 't') != 1; i++)
+			usleep(1000);
+		ck_assert_int_eq(count_state(pid, 't'), 1);
+		if (r == 1) {
+			/* the next freeze takes it in and releases it with the rest */
+			ck_assert_msg(hw_freeze_begin(&f, pid, &e) == 0, "%s", e.msg);
+			ck_assert_uint_eq(f.ntids, NTHREADS + 2);
+			ck_assert_int_eq(count_state(pid, 't'), NTHREADS + 2);
+		}
+		ck_assert_msg(hw_freeze_end(&f, &e) == 0, "%s", e.msg);
+		ck_assert_uint_eq(f.ntids, 0);
+		ck_assert(eventually(untraced, pid));
+		ck_assert_int_eq(count_state(pid, 't'), 0);
+	}
+	hw_freeze_fini(&f);
+	reap(pid);
+}
+END_TEST
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -806,6 +921,7 @@ int main(void)
 	tcase_add_test(tc, test_exits_meanwhile);
 	tcase_add_test(tc, test_killed_while_frozen);
 	tcase_add_test(tc, test_eperm);
+	tcase_add_test(tc, test_budget_thread_cannot_stop);
 	tcase_add_test(tc, test_block_signals);
 	tcase_add_test(tc, test_cost_note);
 	suite_add_tcase(s, tc);
