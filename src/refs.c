@@ -406,7 +406,7 @@ static long edge_infos(struct hw_refs *r, struct einfo *v, size_t n, int labels)
 	for (size_t i = 0; i < k;) {
 		size_t j = i;
 		struct escan x = { r, v + i, 0, labels };
-		enum hw_refs_status st;
+		enum hw_refs_status st = HW_REFS_OPAQUE;
 
 		while (j < k && v[j].from == v[i].from)
 			j++;

@@ -308,7 +308,7 @@ static int module_roots(struct rctx *c, uint64_t interp, const char *prefix)
 	const struct hw_offsets *o = c->o;
 	uint64_t d, t;
 	struct modlist m = { c, NULL, NULL, 0, 0 };
-	enum hw_refs_status status;
+	enum hw_refs_status status = HW_REFS_OPAQUE;
 	int r, rc = -1;
 
 	if ((r = ptr_at(c, interp, o->interp_modules, &d)))
@@ -799,7 +799,7 @@ static int static_type_of(struct rctx *c, uint64_t t, uint64_t dict)
 static int referents_into(struct rctx *c, uint64_t addr, struct addrs *x)
 {
 	uint64_t t;
-	enum hw_refs_status status;
+	enum hw_refs_status status = HW_REFS_OPAQUE;
 	int r;
 
 	if ((r = ptr_at(c, addr, c->o->ob_type, &t)))
