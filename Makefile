@@ -1,7 +1,7 @@
 # heapwatch - find memory leaks in running CPython processes from outside.
 #
 #   make            build build/heapwatch
-#   make check      install what is missing, build, run every test
+#   make check      install what is missing, build, run every test and lint
 #   make demo       install what is missing, run a census of a demo target
 #   make install    honours PREFIX, DESTDIR, BINDIR, DATADIR, MANDIR,
 #                   SYSCONFDIR, LOCALSTATEDIR (the default history path,
@@ -100,6 +100,8 @@ check: deps-test
 	@$(MAKE) --no-print-directory WERROR=-Werror all unit-bins
 	@sh tests/sid-chroot.sh ensure
 	@sh tests/run-tests.sh $(B)
+	@# lint is part of the check: cppcheck, the unit file, the man pages
+	@$(MAKE) --no-print-directory lint >/dev/null && echo "PASS lint (cppcheck, systemd-analyze, man)"
 
 # Never fails for a network problem: the tests that need it say SKIP and why.
 sid-chroot:
