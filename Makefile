@@ -29,7 +29,7 @@ WERROR  ?=
 SANITIZER ?=
 
 B := build
-PKGS := libelf libdw yaml-0.1
+PKGS := libelf libdw yaml-0.1 sqlite3
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -82,9 +82,9 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(B)/libheapwatch.a
 		$(B)/libheapwatch.a $(ALL_LDFLAGS) $(CHECK_LIBS) $(HW_LDLIBS)
 
 # --- set-up: everything a fresh Debian 12 needs, installed when missing ---
-DEPS_BUILD := gcc make pkg-config libelf-dev libdw-dev libyaml-dev check
+DEPS_BUILD := gcc make pkg-config libelf-dev libdw-dev libyaml-dev libsqlite3-dev check
 DEPS_TEST := python3 python3.11-dbg gunicorn valgrind strace binutils dwz graphviz \
-	graphite-carbon graphite-web chromium \
+	graphite-carbon graphite-web chromium python3-pil \
 	systemd procps man-db groff-base
 STATSD_VERSION := 0.9.0
 deps:
