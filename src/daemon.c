@@ -21,6 +21,7 @@
 #include "heapwatch/freeze.h"
 #include "heapwatch/log.h"
 #include "heapwatch/proc.h"
+#include "heapwatch/recorder.h"
 #include "heapwatch/resolve.h"
 #include "heapwatch/ring.h"
 #include "heapwatch/sample.h"
@@ -91,6 +92,9 @@ struct state {
 	struct hw_snap *snap;           /* one snapshot buffer for all */
 	struct hw_ring *ring;
 	struct hw_statsd *statsd;
+	struct hw_recorder *rec;        /* the history's writer; NULL: none */
+	int rec_built;                  /* state_build() decided rec (else
+					   the running state's is handed over) */
 	struct round_bufs round;
 };
 
@@ -401,10 +405,12 @@ done:
 }
 
 /* The one place samples go out: into the ring, which the flusher drains
- * to statsd.  s is copied; the caller keeps it. */
+ * to statsd, and to the history's writer.  s is copied; the caller keeps
+ * it. */
 static void emit(struct daemon *d, const struct hw_sample *s)
 {
 	hw_ring_push(d->st.ring, s);
+	hw_recorder_add(d->st.rec, s);
 }
 
 static void sample_target(struct daemon *d, struct target_state *t)
@@ -475,18 +481,21 @@ static void statsd_summary(const struct daemon *d, char *buf, size_t size)
 
 static void sample_all(struct daemon *d)
 {
-	char status[HW_STATSD_WHY_MAX + 256], sd[HW_STATSD_WHY_MAX + 32];
+	char status[HW_STATSD_WHY_MAX + 320], sd[HW_STATSD_WHY_MAX + 32];
+	struct hw_recorder_stats hs;
 
 	for (size_t i = 0; i < d->st.ntargets && !d->stopping; i++)
 		sample_target(d, &d->st.targets[i]);
 	statsd_summary(d, sd, sizeof sd);
+	hw_recorder_get_stats(d->st.rec, &hs);
 	snprintf(status, sizeof status,
-		 "STATUS=%llu samples (%llu failed), %zu buffered, %llu dropped, last pause %llu us; %s",
+		 "STATUS=%llu samples (%llu failed), %zu buffered, %llu dropped, last pause %llu us; %s; %s",
 		 (unsigned long long)d->health.samples_taken,
 		 (unsigned long long)d->health.samples_failed,
 		 hw_ring_len(d->st.ring),
 		 (unsigned long long)(d->dropped_before + hw_ring_dropped(d->st.ring)),
-		 (unsigned long long)d->health.last_pause_us, sd);
+		 (unsigned long long)d->health.last_pause_us, sd,
+		 !d->st.rec ? "no history" : hs.failing ? "history failing (see the log)" : "history ok");
 	hw_sd_notify(status, NULL);
 }
 
@@ -614,6 +623,7 @@ static void flush(struct daemon *d)
 		.max_pause_us = d->health.max_pause_us,
 	};
 
+	hw_recorder_flush(d->st.rec);
 	if (!d->st.statsd)
 		return;
 	for (size_t i = 0; i < d->st.ntargets; i++)
@@ -693,9 +703,24 @@ static int same_statsd(const struct hw_statsd_config *a,
 	       a->max_packet == b->max_packet && strcmp(a->path, b->path) == 0;
 }
 
-/* Free what st owns (parts handed over are NULL by then). */
+/* Whether a history writer made for a serves b as well. */
+static int same_history(const struct hw_config *a, const struct hw_config *b)
+{
+	const struct hw_history_config *x = &a->history, *y = &b->history;
+
+	return x->enabled == y->enabled && strcmp(x->path, y->path) == 0 &&
+	       x->retention_ns == y->retention_ns &&
+	       x->full_resolution_ns == y->full_resolution_ns &&
+	       x->thinned_interval_ns == y->thinned_interval_ns &&
+	       a->ring_capacity == b->ring_capacity && a->top_types == b->top_types &&
+	       a->max_types == b->max_types;
+}
+
+/* Free what st owns (parts handed over are NULL by then).  Stopping the
+ * history's writer waits for its last write. */
 static void state_fini(struct daemon *d, struct state *st)
 {
+	hw_recorder_stop(st->rec);
 	targets_free(st);
 	round_free(&st->round);
 	hw_ring_free(st->ring);
@@ -749,6 +774,22 @@ static int state_build(struct daemon *d, struct state *ns,
 			hw_statsd_close(ns->statsd);
 			ns->statsd = NULL;
 			return -1;
+		}
+	}
+	if (!old || !same_history(&old->cfg, c)) {
+		ns->rec_built = 1;
+		/* The buffer holds what the ring would: every type each
+		 * sample carries (its selection, up to max_types),
+		 * ring_capacity samples sharing ring_capacity * top_types
+		 * entries.  A writer that cannot start leaves the daemon
+		 * without history, not without samples. */
+		if (c->history.enabled) {
+			struct hw_err re;
+
+			ns->rec = hw_recorder_start(&c->history, c->ring_capacity, c->max_types,
+						    (size_t)c->ring_capacity * c->top_types, &re);
+			if (!ns->rec)
+				log_err(HW_LOG_ERR, "history off", &re);
 		}
 	}
 	/* Last: the one step that changes running state; nothing after it
@@ -845,6 +886,10 @@ static void state_commit(struct daemon *d, struct state *ns)
 		d->dropped_before += hw_ring_dropped(old.ring);
 		if (!ns->statsd)
 			hw_statsd_ring_replaced(old.statsd);
+	}
+	if (!ns->rec_built) {
+		ns->rec = old.rec;
+		old.rec = NULL;
 	}
 	if (!ns->statsd) {
 		ns->statsd = old.statsd;
@@ -1062,9 +1107,10 @@ int hw_daemon_main(const char *config_path, int log_level)
 		goto failed;
 	state_commit(&d, &ns);
 	config_warnings(&d.st.cfg);
-	hw_log(HW_LOG_NOTICE, "started: %zu targets, every %llu ms, statsd %s:%u",
+	hw_log(HW_LOG_NOTICE, "started: %zu targets, every %llu ms, statsd %s:%u, history %s",
 	       d.st.ntargets, (unsigned long long)(d.st.cfg.interval_ns / 1000000),
-	       d.st.cfg.statsd.host, d.st.cfg.statsd.port);
+	       d.st.cfg.statsd.host, d.st.cfg.statsd.port,
+	       d.st.rec ? d.st.cfg.history.path : "off");
 	hw_sd_notify("READY=1", NULL);
 	sample_all(&d);
 	while (!d.stopping) {
