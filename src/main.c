@@ -1,4 +1,5 @@
-/* main.c - the command line: `heapwatch dump`, `daemon`, `check-config`.
+/* main.c - the command line: `heapwatch dump`, `daemon`, `check-config`,
+ * `report` (reportcmd.c).
  * Only this file turns errors into exit statuses: 0 success, 1 runtime
  * failure, 2 usage or configuration error. */
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include "heapwatch/statsd.h"
 #include "heapwatch/status.h"
 #include "heapwatch/target.h"
+#include "heapwatch/report.h"
 #include "heapwatch/units.h"
 
 #ifndef HW_VERSION
@@ -37,6 +39,7 @@ static const char usage_text[] =
 "       heapwatch daemon --config FILE [--log-level LEVEL]\n"
 "       heapwatch check-config [--dump] FILE\n"
 "       heapwatch status [--json] [--status-file FILE]\n"
+"       heapwatch report [OPTIONS] (--text | --svg FILE | --html FILE)\n"
 "       heapwatch --help | --version\n"
 "\n"
 "Count the live objects per type of a running CPython process from outside:\n"
@@ -91,9 +94,19 @@ static const char usage_text[] =
 "status options (what the running daemon knows: verdicts, growing types):\n"
 "  -j, --json               print the status file itself (one JSON document)\n"
 "  -f, --status-file FILE   read FILE (default " HW_STATUS_FILE_DEFAULT ")\n"
+"\n";
+
+static const char usage_tail[] =
 "\n"
 "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
 "See heapwatch(1) and heapwatch.yaml(5).\n";
+
+static void print_usage(void)
+{
+	fputs(usage_text, stdout);
+	fputs(hw_report_usage, stdout);
+	fputs(usage_tail, stdout);
+}
 
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)
@@ -305,7 +318,7 @@ static int cmd_dump(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			print_usage();
 			return 0;
 		default:
 			fputs("Try 'heapwatch --help'.\n", stderr);
@@ -632,7 +645,7 @@ static int cmd_refs(int argc, char **argv)
 				return usage_error("--reader: '%s' is not auto, vm or procfs", optarg);
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			print_usage();
 			return 0;
 		default:
 			fputs("Try 'heapwatch --help'.\n", stderr);
@@ -707,7 +720,7 @@ static int cmd_daemon(int argc, char **argv)
 			forced = 1;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			print_usage();
 			return 0;
 		default:
 			fputs("Try 'heapwatch --help'.\n", stderr);
@@ -757,7 +770,7 @@ static int cmd_check_config(int argc, char **argv)
 		if (strcmp(argv[i], "--dump") == 0)
 			dump = 1;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage_text, stdout);
+			print_usage();
 			return 0;
 		} else if (argv[i][0] == '-' && argv[i][1])
 			return usage_error("check-config: unknown option '%s'", argv[i]);
@@ -805,7 +818,7 @@ static int cmd_status(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			print_usage();
 			return 0;
 		default:
 			fputs("Try 'heapwatch --help'.\n", stderr);
@@ -842,7 +855,7 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
 	    strcmp(cmd, "help") == 0) {
-		fputs(usage_text, stdout);
+		print_usage();
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
@@ -859,5 +872,7 @@ int main(int argc, char **argv)
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
-	return usage_error("unknown command '%s' (dump, refs, daemon, check-config, status)", cmd);
+	if (strcmp(cmd, "report") == 0)
+		return hw_report_main(argc - 1, argv + 1);
+	return usage_error("unknown command '%s' (dump, refs, daemon, check-config, status, report)", cmd);
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # demo.sh HEAPWATCH: start a small leaking CPython service, then show what
-# heapwatch sees in it: the census now, and what grew over two seconds.
+# heapwatch sees in it: the census now, what grew over two seconds, and
+# what a short daemon run kept in its history (heapwatch report).
 set -eu
 HW=${1:-build/heapwatch}
 PY=/usr/bin/python3
@@ -25,7 +26,8 @@ time.sleep(3600)
 PYEOF
 "$PY" "$dir/leaky.py" > "$dir/out" &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+dpid=
+trap 'kill $pid $dpid 2>/dev/null || true; wait $pid $dpid 2>/dev/null || true; rm -rf "$dir"' EXIT
 i=0
 until grep -q ready "$dir/out" 2>/dev/null; do
 	i=$((i+1)); [ $i -gt 100 ] && { echo "demo: target did not start" >&2; exit 1; }
@@ -36,3 +38,33 @@ echo "== heapwatch dump $pid   (a $($PY -c 'import sys; print(sys.version.split(
 echo
 echo "== heapwatch dump --growth 2 $pid"
 "$HW" dump --growth 2 --top 8 "$pid"
+
+echo
+echo "== heapwatch daemon for 6 s (statsd need not listen: every sample also goes"
+echo "   to the local history), then heapwatch report --text"
+cat > "$dir/heapwatch.yaml" <<EOF
+interval: 200ms
+flush_interval: 1s
+top_types: 10
+log_level: warning
+statsd:
+  host: 127.0.0.1
+  port: 9
+history:
+  path: $dir/history.db
+targets:
+  - name: demo
+    pid: $pid
+EOF
+chmod 600 "$dir/heapwatch.yaml"
+"$HW" daemon --config "$dir/heapwatch.yaml" &
+dpid=$!
+sleep 6
+kill -TERM $dpid
+wait $dpid
+dpid=
+"$HW" report --history "$dir/history.db" --since 1m --types 3 --text
+html="$(dirname "$HW")/demo-report.html"
+"$HW" report --history "$dir/history.db" --since 1m --html "$html"
+echo
+echo "HTML report (one self-contained page): $html"
