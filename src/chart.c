@@ -10,7 +10,7 @@
 #define LEGEND_W   262.0    /* legend column on the right */
 #define PW         (W - ML - LEGEND_W - 14.0)
 #define TITLE_H    46.0
-#define PANEL_HEAD 20.0     /* above each plot: its y axis title */
+#define PANEL_HEAD 28.0     /* above each plot: its y axis title */
 #define AXIS_H     40.0     /* below the last plot: time labels */
 #define PAD        12.0
 #define LEGEND_ROW 16.0
@@ -263,13 +263,15 @@ static void y_label(const struct yscale *s, const struct hw_chart_panel *p,
 	if (dec > 6)
 		dec = 6;
 	if (p->unit == HW_CHART_COUNT) {
-		double a = fabs(v);
+		/* One style for the whole axis, from its largest label. */
+		double top = fmax(fabs(s->hi), fabs(s->lo));
 
-		if (a >= 1e6 && s->step >= 1e5)
+		if (top >= 1e6 && s->step >= 1e5)
 			snprintf(buf, size, "%.*fM", s->step >= 1e6 ? 0 : 1, v / 1e6);
-		else if (a >= 1e4 && s->step >= 1e3)
-			snprintf(buf, size, "%.*fk", s->step >= 1e3 * 10 || fmod(v, 1e3) == 0 ? 0 : 1,
-				 v / 1e3);
+		else if (top >= 1e4 && s->step >= 1e3)
+			snprintf(buf, size, "%.0fk", v / 1e3);
+		else if (top >= 1e4 && s->step >= 1e2)
+			snprintf(buf, size, "%.1fk", v / 1e3);
 		else
 			hw_fmt_count(v, 0, buf, size);
 		return;

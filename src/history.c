@@ -8,6 +8,7 @@
  * little, a reader (heapwatch report) never blocks the writer, and a
  * crash loses at most the last transactions, never the file. */
 #include "heapwatch/history.h"
+#include "heapwatch/verdict.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,9 @@ static const char schema_sql[] =
 	"  nprocs INTEGER, nprocs_ok INTEGER,\n"
 	"  gc_objects INTEGER,\n"
 	"  pause_us INTEGER,\n"
+	"  verdict TEXT,\n"
+	"  kind TEXT,\n"
+	"  rss_growth_per_hour INTEGER,\n"
 	"  samples INTEGER NOT NULL DEFAULT 1\n"
 	");\n"
 	"CREATE INDEX sample_by_process ON sample (process, t_ms);\n"
@@ -88,16 +92,18 @@ static const char schema_sql[] =
 	"  sample INTEGER NOT NULL REFERENCES sample (id),\n"
 	"  type INTEGER NOT NULL REFERENCES type (id),\n"
 	"  count INTEGER NOT NULL,\n"
+	"  growth_per_hour INTEGER,\n"
 	"  PRIMARY KEY (sample, type)\n"
 	") WITHOUT ROWID;\n"
 	"CREATE VIEW samples AS\n"
 	"  SELECT p.target, p.pid, p.starttime, s.t_ms, s.slot, s.ok, s.partial,\n"
 	"         s.rss, s.pss, s.uss, s.swap, s.rss_peak, s.max_rss, s.nprocs,\n"
-	"         s.nprocs_ok, s.gc_objects, s.pause_us, s.samples\n"
+	"         s.nprocs_ok, s.gc_objects, s.pause_us, s.verdict, s.kind,\n"
+	"         s.rss_growth_per_hour, s.samples\n"
 	"  FROM sample s JOIN process p ON p.id = s.process;\n"
 	"CREATE VIEW type_counts AS\n"
 	"  SELECT p.target, p.pid, p.starttime, s.t_ms, s.slot, t.name AS type,\n"
-	"         c.count\n"
+	"         c.count, c.growth_per_hour\n"
 	"  FROM type_count c JOIN sample s ON s.id = c.sample\n"
 	"  JOIN process p ON p.id = s.process JOIN type t ON t.id = c.type;\n"
 	"PRAGMA application_id = 1213679665;\n"  /* HW_HISTORY_APP_ID */
@@ -313,15 +319,18 @@ static enum open_result try_open(struct hw_history *h, struct hw_err *e)
 		    " RETURNING id", e) < 0 ||
 	    prepare(h, &h->ins_sample,
 		    "INSERT INTO sample (process, t_ms, ok, partial, rss, pss, uss,"
-		    " swap, rss_peak, max_rss, nprocs, nprocs_ok, gc_objects, pause_us, slot)"
-		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?5, ?9, ?10, ?11, ?12, ?13, ?14)",
+		    " swap, rss_peak, max_rss, nprocs, nprocs_ok, gc_objects, pause_us, slot,"
+		    " verdict, kind, rss_growth_per_hour)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?5, ?9, ?10, ?11, ?12, ?13, ?14,"
+		    " ?15, ?16, ?17)",
 		    e) < 0 ||
 	    prepare(h, &h->ins_type,
 		    "INSERT INTO type (name, last_ms) VALUES (?1, ?2)"
 		    " ON CONFLICT (name) DO UPDATE SET last_ms = max(last_ms, excluded.last_ms)"
 		    " RETURNING id", e) < 0 ||
 	    prepare(h, &h->ins_count,
-		    "INSERT INTO type_count (sample, type, count) VALUES (?1, ?2, ?3)"
+		    "INSERT INTO type_count (sample, type, count, growth_per_hour)"
+		    " VALUES (?1, ?2, ?3, ?4)"
 		    " ON CONFLICT (sample, type) DO UPDATE SET count = count + excluded.count",
 		    e) < 0)
 		return OPEN_FAIL;
@@ -539,6 +548,15 @@ static int write_one(struct hw_history *h, const struct hw_sample *s,
 	bind_figure(h->ins_sample, 12, s->ok ? (int64_t)s->gc_objects : -1);
 	bind_figure(h->ins_sample, 13, s->ok ? (int64_t)s->pause_us : -1);
 	bind_figure(h->ins_sample, 14, agg ? -1 : s->slot);
+	if (s->has_verdict) {
+		sqlite3_bind_text(h->ins_sample, 15, hw_verdict_name((enum hw_verdict)s->verdict),
+				  -1, SQLITE_STATIC);
+		if (s->verdict == HW_VERDICT_LEAK && s->kind != HW_KIND_NONE)
+			sqlite3_bind_text(h->ins_sample, 16, hw_kind_name((enum hw_leak_kind)s->kind),
+					  -1, SQLITE_STATIC);
+		if (s->has_rss_growth)
+			sqlite3_bind_int64(h->ins_sample, 17, s->rss_growth_per_hour);
+	}
 	rc = step_done(h->ins_sample);
 	sqlite3_clear_bindings(h->ins_sample);
 	if (rc != SQLITE_OK)
@@ -561,6 +579,10 @@ static int write_one(struct hw_history *h, const struct hw_sample *s,
 		sqlite3_bind_int64(h->ins_count, 3,
 				   s->types[i].count > INT64_MAX ? INT64_MAX
 								 : (int64_t)s->types[i].count);
+		if (s->types[i].has_growth)
+			sqlite3_bind_int64(h->ins_count, 4, s->types[i].growth_per_hour);
+		else
+			sqlite3_bind_null(h->ins_count, 4);
 		rc = step_done(h->ins_count);
 		if (rc != SQLITE_OK)
 			return rc;
@@ -954,7 +976,7 @@ int hw_history_points(struct hw_history *h, const struct hw_history_sel *sel,
 		      struct hw_err *e)
 {
 #define POINT_COLS "s.t_ms, p.pid, s.ok, s.partial, s.rss, s.pss, s.uss, s.swap," \
-		   " s.rss_peak, s.gc_objects, s.pause_us, s.samples"
+		   " s.rss_peak, s.gc_objects, s.pause_us, s.samples, s.verdict, s.kind"
 	sqlite3_stmt *st = NULL;
 	int rc, stop = 0;
 
@@ -985,6 +1007,8 @@ int hw_history_points(struct hw_history *h, const struct hw_history_sel *sel,
 		p.samples = n < 1 ? 1 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 		if (p.rss_max < p.rss)
 			p.rss_max = p.rss;
+		col_text(st, 12, p.verdict, sizeof p.verdict);
+		col_text(st, 13, p.kind, sizeof p.kind);
 		stop = fn(arg, &p);
 	}
 	sqlite3_finalize(st);

@@ -11,6 +11,7 @@
 #include "heapwatch/history.h"
 #include "heapwatch/sample.h"
 #include "heapwatch/trend.h"
+#include "heapwatch/verdict.h"
 
 #define NB 240            /* buckets along a series */
 #define NV 24             /* stretches of the valley trend */
@@ -64,6 +65,8 @@ struct ser {
 	size_t nmarks;
 	pid_t last_pid;
 	unsigned nprocs;          /* processes behind a slot series */
+	char verdict[24], kind[16];   /* the daemon's last judgement ("" none) */
+	int64_t verdict_since;    /* when that verdict began, as far as seen */
 	/* hash of names -> index in types, while reading */
 	int32_t *hash;
 	size_t hash_cap;
@@ -160,6 +163,14 @@ static int on_point(void *arg, const struct hw_history_point *p)
 		if (isnan(s->rss_first))
 			s->rss_first = rss;
 		s->rss_last = rss;
+	}
+	/* Only the names heapwatch writes: the file may be hand-made. */
+	if (p->verdict[0] && hw_verdict_parse(p->verdict) >= 0 &&
+	    (!p->kind[0] || strcmp(p->kind, "python") == 0 || strcmp(p->kind, "native") == 0)) {
+		if (strcmp(p->verdict, s->verdict) != 0 || strcmp(p->kind, s->kind) != 0)
+			s->verdict_since = p->t_ms;
+		snprintf(s->verdict, sizeof s->verdict, "%s", p->verdict);
+		snprintf(s->kind, sizeof s->kind, "%s", p->kind);
 	}
 	if (p->pid != s->last_pid) {
 		if (s->last_pid && s->nmarks < MARKS_MAX) {
@@ -522,6 +533,34 @@ static size_t shown_types(const struct ser *s, unsigned ntypes, int *grew)
 /* ------------------------------------------------------------------ */
 /* words */
 
+/* "leak (python) since 13:04:05", or "" without a verdict. */
+static void fmt_verdict(const struct ser *s, char *buf, size_t size)
+{
+	char when[32];
+
+	if (!s->verdict[0]) {
+		snprintf(buf, size, "%s", "");
+		return;
+	}
+	fmt_time(s->verdict_since, "%H:%M:%S", when, sizeof when);
+	snprintf(buf, size, "%s%s%s%s since %s", s->verdict, s->kind[0] ? " (" : "", s->kind,
+		 s->kind[0] ? ")" : "", when);
+}
+
+static const char *verdict_color(const char *v)
+{
+	static const struct { const char *name, *color; } c[] = {
+		{ "leak", "#c0392b" }, { "surge", "#d35400" },
+		{ "early_explosion", "#8e44ad" }, { "plateau", "#9a7d0a" },
+		{ "steady", "#27ae60" }, { "warming", "#7f8c8d" },
+	};
+
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+		if (strcmp(v, c[i].name) == 0)
+			return c[i].color;
+	return "#555555";
+}
+
 static void ser_name(const struct ser *s, char *buf, size_t size)
 {
 	if (s->by_slot)
@@ -639,7 +678,7 @@ static void pad_name(FILE *f, const char *name, size_t cols)
 static void text_report(const struct report *r, FILE *f)
 {
 	const struct hw_report_opts *o = r->o;
-	char span[128], a[32], b[32], rate[48], name[96];
+	char span[128], a[32], b[32], rate[48], name[96], verdict[80];
 
 	fmt_span(r->t0, o->now_ms, span, sizeof span);
 	fprintf(f, "heapwatch report: %s, %s (%s%s)\n", o->history, span,
@@ -653,8 +692,10 @@ static void text_report(const struct report *r, FILE *f)
 		fmt_span(s->t0, s->t1, span, sizeof span);
 		fprintf(f, "\n");
 		pad_name(f, s->target, 0);
-		fprintf(f, " \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 %llu samples\n", name, span,
-			(unsigned long long)s->nsamples);
+		fmt_verdict(s, verdict, sizeof verdict);
+		fprintf(f, " \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 %llu samples%s%s\n", name, span,
+			(unsigned long long)s->nsamples, verdict[0] ? " \xc2\xb7 verdict " : "",
+			verdict);
 		fputs("  ", f);
 		pad_name(f, "RSS", NAME_COLS);
 		fputc(' ', f);
@@ -702,14 +743,14 @@ struct drawn {
 	struct hw_chart_panel panels[2];
 	struct hw_chart_mark marks[MARKS_MAX];
 	char mark_labels[MARKS_MAX][32];
-	char title[HW_TARGET_NAME_MAX + 128], subtitle[256];
+	char title[HW_TARGET_NAME_MAX + 128], subtitle[320], badge[48];
 	struct hw_chart c;
 };
 
 /* Fill d with the chart of s (d must outlive the drawing). */
 static void chart_of(const struct report *r, const struct ser *s, struct drawn *d)
 {
-	char a[32], b[32], rate[48], name[96], span[128], g[32];
+	char a[32], b[32], rate[48], name[96], span[128], g[32], verdict[80];
 	int grew;
 	size_t nt, show = shown_types(s, r->o->ntypes, &grew);
 
@@ -766,8 +807,16 @@ static void chart_of(const struct report *r, const struct ser *s, struct drawn *
 	snprintf(d->title, sizeof d->title, "%s \xc2\xb7 %s", s->target, name);
 	fmt_span(s->t0, s->t1, span, sizeof span);
 	fmt_rate_bytes(s->per_h, rate, sizeof rate);
-	snprintf(d->subtitle, sizeof d->subtitle, "%s \xc2\xb7 %llu samples \xc2\xb7 RSS valleys %s",
-		 span, (unsigned long long)s->nsamples, rate);
+	fmt_verdict(s, verdict, sizeof verdict);
+	snprintf(d->subtitle, sizeof d->subtitle, "%s \xc2\xb7 %llu samples \xc2\xb7 RSS valleys %s%s%s",
+		 span, (unsigned long long)s->nsamples, rate, verdict[0] ? " \xc2\xb7 verdict " : "",
+		 verdict);
+	if (s->verdict[0]) {
+		snprintf(d->badge, sizeof d->badge, "%s%s%s%s", s->verdict, s->kind[0] ? " (" : "",
+			 s->kind, s->kind[0] ? ")" : "");
+		d->c.badge = d->badge;
+		d->c.badge_color = verdict_color(s->verdict);
+	}
 	d->c.title = d->title;
 	d->c.subtitle = d->subtitle;
 	d->c.t0 = (double)s->t0;
@@ -850,7 +899,7 @@ static void html_report(const struct report *r, FILE *f)
 	struct drawn *d = malloc(sizeof *d);
 	struct row *rows;
 	size_t nrows = 0, cap = 0;
-	char span[128], a[32], b[32], rate[48], name[96], g[32], now[64];
+	char span[128], a[32], b[32], rate[48], name[96], g[32], now[64], verdict[80];
 
 	if (!d)
 		return;
@@ -893,7 +942,8 @@ static void html_report(const struct report *r, FILE *f)
 
 	fputs("<h2>Processes, largest RSS growth first</h2>\n<table>\n<tr><th class=\"l\">target</th>"
 	      "<th class=\"l\">process</th><th class=\"l\">from \xe2\x80\x93 to</th><th>samples</th>"
-	      "<th>RSS first</th><th>RSS last</th><th>RSS valleys</th></tr>\n", f);
+	      "<th>RSS first</th><th>RSS last</th><th>RSS valleys</th>"
+	      "<th class=\"l\">verdict</th></tr>\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct ser *s = &r->ser[i];
 
@@ -906,9 +956,12 @@ static void html_report(const struct report *r, FILE *f)
 		hw_xml_text(f, s->target, 0);
 		fprintf(f, "</td><td class=\"l\"><a href=\"#s%zu\">%s</a></td><td class=\"l\">", i, name);
 		hw_xml_text(f, span, 0);
-		fprintf(f, "</td><td>%llu</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n",
+		fmt_verdict(s, verdict, sizeof verdict);
+		fprintf(f, "</td><td>%llu</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td>"
+			   "<td class=\"l\" style=\"color:%s\">%s</td></tr>\n",
 			(unsigned long long)s->nsamples, a, b,
-			s->per_h > 0 ? "up" : "down", rate);
+			s->per_h > 0 ? "up" : "down", rate, verdict_color(s->verdict),
+			verdict[0] ? verdict : "\xe2\x80\x93");
 		for (size_t k = 0; rows && k < s->ntypes; k++)
 			if (s->types[k].growth > 0)
 				rows[nrows++] = (struct row){ s, &s->types[k] };

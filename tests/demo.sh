@@ -40,8 +40,9 @@ echo "== heapwatch dump --growth 2 $pid"
 "$HW" dump --growth 2 --top 8 "$pid"
 
 echo
-echo "== heapwatch daemon for 6 s (statsd need not listen: every sample also goes"
-echo "   to the local history), then heapwatch report --text"
+echo "== heapwatch daemon for 8 s (statsd need not listen: every sample also goes"
+echo "   to the local history; trend buckets of 1 s for a quick verdict), then"
+echo "   heapwatch report --text"
 cat > "$dir/heapwatch.yaml" <<EOF
 interval: 200ms
 flush_interval: 1s
@@ -50,6 +51,11 @@ log_level: warning
 statsd:
   host: 127.0.0.1
   port: 9
+status_file: $dir/status.json
+trend:
+  warmup: 0s
+  bucket: 1s
+  window: 6s
 history:
   path: $dir/history.db
 targets:
@@ -59,7 +65,7 @@ EOF
 chmod 600 "$dir/heapwatch.yaml"
 "$HW" daemon --config "$dir/heapwatch.yaml" &
 dpid=$!
-sleep 6
+sleep 8
 kill -TERM $dpid
 wait $dpid
 dpid=

@@ -8,11 +8,14 @@
  *   meta(key TEXT PRIMARY KEY, value)             created_ms, thinned_upto_ms
  *   process(id, target, pid, starttime,           pid 0: a target's aggregate
  *           first_ms, last_ms)                    UNIQUE (target, pid, starttime)
- *   sample(id, process, t_ms, ok, partial,        bytes; NULL when unknown
- *          rss, pss, uss, swap, rss_max,
- *          gc_objects, pause_us, nprocs, samples)
+ *   sample(id, process, t_ms, slot, ok, partial,  bytes; NULL when unknown
+ *          rss, pss, uss, swap, rss_peak, max_rss,
+ *          nprocs, nprocs_ok, gc_objects, pause_us,
+ *          verdict, kind, rss_growth_per_hour,    the daemon's judgement
+ *          samples)                               (verdict.h), NULL if none
  *   type(id, name, last_ms)                       name UNIQUE
- *   type_count(sample, type, count)               PRIMARY KEY (sample, type)
+ *   type_count(sample, type, count,               PRIMARY KEY (sample, type)
+ *              growth_per_hour)
  *   views samples, type_counts                    the same, joined with names
  *
  * PRAGMA application_id is HW_HISTORY_APP_ID and user_version the schema
@@ -147,6 +150,8 @@ struct hw_history_point {
 	int64_t rss, pss, uss, swap, rss_max;
 	int64_t gc_objects, pause_us;
 	uint32_t samples;                /* samples the row stands for, >= 1 */
+	char verdict[24];                /* "leak", "steady"...; "" none */
+	char kind[16];                   /* "python", "native"; "" none */
 };
 
 /* Called per row, oldest first; return non-zero to stop (that value is

@@ -76,8 +76,9 @@ def write_conf(path, port, hist, targets, history_extra="", interval="250ms", fl
         f.write("interval: %s\nflush_interval: %s\ntop_types: 30\nlog_level: info\n"
                 "statsd:\n  host: 127.0.0.1\n  port: %d\n  prefix: hwt\n"
                 "  path: \"{prefix}.{target}.{pid}.{metric}\"\n"
+                "status_file: %s.status.json\n"
                 "history:\n  path: %s\n%s"
-                "targets:\n" % (interval, flush, port, hist, history_extra))
+                "targets:\n" % (interval, flush, port, path, hist, history_extra))
         for name, pid in targets:
             f.write("  - name: %s\n    pid: %d\n" % (name, pid))
     os.chmod(path, 0o600)
@@ -157,33 +158,46 @@ def statsd_samples(lines):
     a sample's lines start with rss_bytes (statsd.h's order)."""
     out = {}
     for line in lines:
-        m = re.match(r"^hwt\.([A-Za-z0-9_-]+)\.([0-9]+|all)\.(.+):([0-9]+)\|g$", line)
+        m = re.match(r"^hwt\.([A-Za-z0-9_-]+)\.([0-9]+|all)\.(.+):(-?[0-9]+)\|g$", line)
         if not m:
             continue
         key = (m.group(1), m.group(2))
-        metric, value = m.group(3), int(m.group(4))
+        metric, value = m.group(3), m.group(4)
         seq = out.setdefault(key, [])
         if metric == "rss_bytes" or not seq:
             seq.append({})
-        seq[-1][metric] = value
+        if value.startswith("-"):
+            # statsd reads "-n" as a change to the gauge: negative
+            # values are sent as 0, then -n.
+            seq[-1][metric] = seq[-1].get(metric, 0) + int(value)
+        else:
+            seq[-1][metric] = int(value)
     return out
+
+
+VERDICTS = {"warming": 0, "steady": 1, "plateau": 2, "early_explosion": 3, "surge": 4, "leak": 5}
 
 
 def db_samples(db):
     out = {}
     rows = q(db, "SELECT s.id, p.target, p.pid, s.rss, s.pss, s.uss, s.swap, s.max_rss, s.nprocs,"
-                 " s.nprocs_ok, s.gc_objects, s.pause_us, s.partial, s.ok"
+                 " s.nprocs_ok, s.gc_objects, s.pause_us, s.partial, s.ok, s.verdict,"
+                 " s.rss_growth_per_hour"
                  " FROM sample s JOIN process p ON p.id = s.process ORDER BY s.t_ms, s.id")
     types = {}
-    for sid, name, count in q(db, "SELECT c.sample, t.name, c.count FROM type_count c"
-                                  " JOIN type t ON t.id = c.type"):
+    for sid, name, count, growth in q(db, "SELECT c.sample, t.name, c.count, c.growth_per_hour"
+                                          " FROM type_count c JOIN type t ON t.id = c.type"):
         types.setdefault(sid, {})["types." + sanitize(name)] = count
+        if growth is not None:
+            types[sid]["growth." + sanitize(name)] = growth
     for (sid, target, pid, rss, pss, uss, swap, max_rss, nprocs, nok, gco, pause, partial,
-         ok) in rows:
+         ok, verdict, rss_growth) in rows:
         d = {}
         for k, v in (("rss_bytes", rss), ("pss_bytes", pss), ("uss_bytes", uss),
                      ("swap_bytes", swap), ("max_rss_bytes", max_rss), ("processes", nprocs),
-                     ("processes_censused", nok)):
+                     ("processes_censused", nok),
+                     ("verdict", VERDICTS.get(verdict, verdict) if verdict else None),
+                     ("rss_growth_bytes_per_hour", rss_growth)):
             if v is not None:
                 d[k] = v
         if ok:

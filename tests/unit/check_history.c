@@ -16,6 +16,7 @@
 
 #include "heapwatch/history.h"
 #include "heapwatch/units.h"
+#include "heapwatch/verdict.h"
 
 #define MIN_MS (60 * 1000LL)
 #define DAY_MS (24 * 60 * MIN_MS)
@@ -183,6 +184,14 @@ START_TEST(test_round_trip)
 	mk(&v[2], "web", 4242, T0 + 1000, 11 << 20, 3, 110);
 	mk(&v[3], "celery", 77, T0 + 1000, -1, 0, 0);
 	v[3].s.ok = 0;  /* no census: only memory figures, and unknown RSS */
+	/* The daemon's judgement (verdict.h) goes in by name. */
+	v[2].s.has_verdict = 1;
+	v[2].s.verdict = HW_VERDICT_LEAK;
+	v[2].s.kind = HW_KIND_PYTHON;
+	v[2].s.has_rss_growth = 1;
+	v[2].s.rss_growth_per_hour = -5000;
+	v[2].types[0].has_growth = 1;
+	v[2].types[0].growth_per_hour = 1234;
 	/* A hostile class name goes in and comes out as it was. */
 	snprintf(v[2].types[2].name, HW_SAMPLE_NAME_MAX, "x'); DROP TABLE type; --\n\x1b[31m");
 	write_ok(h, v, 4);
@@ -198,6 +207,12 @@ START_TEST(test_round_trip)
 				     " AND rss IS NULL AND gc_objects IS NULL AND ok = 0"), 1);
 	ck_assert_int_eq(sql_int(db, "SELECT count FROM type_counts WHERE pid = 4242 AND t_ms = 1700000001000"
 				     " AND type = 'T1'"), 111);
+	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM samples WHERE verdict = 'leak' AND kind = 'python'"
+				     " AND rss_growth_per_hour = -5000"), 1);
+	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM samples WHERE verdict IS NULL"), 3);
+	ck_assert_int_eq(sql_int(db, "SELECT growth_per_hour FROM type_counts WHERE type = 'T0'"
+				     " AND t_ms = 1700000001000"), 1234);
+	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM type_counts WHERE growth_per_hour IS NULL"), 7);
 
 	h = open_ok(db, 0);
 	hw_err_clear(&e);
@@ -221,6 +236,9 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(g.pts[1].gc_objects, 1110);
 	ck_assert_int_eq(g.pts[1].pause_us, 321);
 	ck_assert_uint_eq(g.pts[1].samples, 1);
+	ck_assert_str_eq(g.pts[1].verdict, "leak");
+	ck_assert_str_eq(g.pts[1].kind, "python");
+	ck_assert_str_eq(g.pts[0].verdict, "");
 	ck_assert_int_eq(hw_history_counts(h, &sel, T0 + 1, on_count, &g, &e), 0);
 	ck_assert_uint_eq(g.ncounts, 3);
 	ck_assert_str_eq(g.cname[0], "T0");
