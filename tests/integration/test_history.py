@@ -73,7 +73,9 @@ class Capture(object):
 
 def write_conf(path, port, hist, targets, history_extra="", interval="250ms", flush="500ms"):
     with open(path, "w") as f:
+        # Every new metric name at once: the test compares every line.
         f.write("interval: %s\nflush_interval: %s\ntop_types: 30\nlog_level: info\n"
+                "max_new_series_per_minute: 100000\n"
                 "statsd:\n  host: 127.0.0.1\n  port: %d\n  prefix: hwt\n"
                 "  path: \"{prefix}.{target}.{pid}.{metric}\"\n"
                 "status_file: %s.status.json\n"
