@@ -63,6 +63,7 @@ struct target_state {
 
 struct health {
 	uint64_t samples_taken, samples_failed, last_pause_us, max_pause_us;
+	uint64_t detach_failures;       /* threads not given back at once */
 };
 
 /* One round's working space, sized by max_types: the samples of one
@@ -337,6 +338,24 @@ static void fill_sample(struct daemon *d, struct hw_sample *s,
 			     age_of(p->id.starttime), s);
 }
 
+/* A census could not give some of the target's threads back at once (a
+ * failed detach, or a thread that would not stop within max_pause and is
+ * held until it does: census.h).  The target may stay stopped meanwhile,
+ * so every such census is logged, and counted for the detach_failures
+ * gauge and STATUS=. */
+static void note_detach(struct daemon *d, const struct target_state *t,
+			const struct proc_slot *p, const struct hw_census *c)
+{
+	if (!c->detach_failures)
+		return;
+	d->health.detach_failures += c->detach_failures;
+	hw_log(HW_LOG_WARNING,
+	       "target '%s': pid %d: %u thread%s not given back at once (released as soon as it stops, or by the kernel if heapwatch exits): %s",
+	       t->cfg->name, (int)p->id.pid, c->detach_failures,
+	       c->detach_failures == 1 ? "" : "s",
+	       c->detach_error[0] ? c->detach_error : "no detail");
+}
+
 /* The one place a process's sample is produced: a census through the
  * process's session (opened on first use), or only its memory figures
  * when the census fails or waits for a retry. */
@@ -364,8 +383,9 @@ static void take_sample(struct daemon *d, struct target_state *t,
 		if (!p->sess)
 			goto failed;
 	}
-	if (hw_session_census(p->sess, &d->census, &e) == 0) {
-		ok = 1;
+	ok = hw_session_census(p->sess, &d->census, &e) == 0;
+	note_detach(d, t, p, &d->census);
+	if (ok) {
 		p->retry_at_ns = 0;
 		if (p->logged) {
 			hw_log(HW_LOG_NOTICE, "target '%s': pid %d: census works again",
@@ -482,20 +502,25 @@ static void statsd_summary(const struct daemon *d, char *buf, size_t size)
 static void sample_all(struct daemon *d)
 {
 	char status[HW_STATSD_WHY_MAX + 320], sd[HW_STATSD_WHY_MAX + 32];
+	char detach[24] = "";
 	struct hw_recorder_stats hs;
 
 	for (size_t i = 0; i < d->st.ntargets && !d->stopping; i++)
 		sample_target(d, &d->st.targets[i]);
 	statsd_summary(d, sd, sizeof sd);
 	hw_recorder_get_stats(d->st.rec, &hs);
+	if (d->health.detach_failures)
+		snprintf(detach, sizeof detach, "%llu",
+			 (unsigned long long)d->health.detach_failures);
 	snprintf(status, sizeof status,
-		 "STATUS=%llu samples (%llu failed), %zu buffered, %llu dropped, last pause %llu us; %s; %s",
+		 "STATUS=%llu samples (%llu failed), %zu buffered, %llu dropped, last pause %llu us%s%s%s; %s; %s",
 		 (unsigned long long)d->health.samples_taken,
 		 (unsigned long long)d->health.samples_failed,
 		 hw_ring_len(d->st.ring),
 		 (unsigned long long)(d->dropped_before + hw_ring_dropped(d->st.ring)),
-		 (unsigned long long)d->health.last_pause_us, sd,
-		 !d->st.rec ? "no history" : hs.failing ? "history failing (see the log)" : "history ok");
+		 (unsigned long long)d->health.last_pause_us,
+		 d->health.detach_failures ? ", " : "", detach, d->health.detach_failures ? " detach failures" : "",
+		 sd, !d->st.rec ? "no history" : hs.failing ? "history failing (see the log)" : "history ok");
 	hw_sd_notify(status, NULL);
 }
 
@@ -621,6 +646,7 @@ static void flush(struct daemon *d)
 		.samples_dropped = d->dropped_before + hw_ring_dropped(d->st.ring),
 		.last_pause_us = d->health.last_pause_us,
 		.max_pause_us = d->health.max_pause_us,
+		.detach_failures = d->health.detach_failures,
 	};
 
 	hw_recorder_flush(d->st.rec);

@@ -14,9 +14,10 @@
  * ring and the samples waiting in it, statsd client, the sessions and
  * worker slots of targets that keep their name).  Any failure is logged
  * (with the file's line and column where there is one) and the running
- * state goes on.  A
- * statsd host that does not resolve or a server that cannot be reached is
- * not a failure: samples wait in the ring (STATUS= and the log say why).
+ * state goes on.  A statsd host that does not resolve or a server that
+ * cannot be reached is not a failure: samples wait in the ring (STATUS=
+ * and the log say why).  A census that cannot give a thread back at once
+ * is logged and counted (the detach_failures gauge).
  */
 #ifndef HEAPWATCH_DAEMON_H
 #define HEAPWATCH_DAEMON_H

@@ -64,7 +64,7 @@
  * figures as "<prefix>.heapwatch.<name>:<value>|g":
  *   samples_taken samples_failed samples_dropped last_pause_us
  *   max_pause_us ring_len packets_sent send_errors lines_dropped
- *   resolve_errors unreachable_ms types_held_back
+ *   resolve_errors unreachable_ms types_held_back detach_failures
  *   series_new series_deferred series_waiting   (series.h)
  * (unreachable_ms: how long statsd could not be reached, in total; a
  * server never reached yet counts from the first failed attempt).
@@ -121,6 +121,8 @@ struct hw_statsd_health {
 	/* the budget of new names (series.h): names sent for the first time,
 	 * lines held back (totals), names waiting at the last flush */
 	uint64_t series_new, series_deferred, series_waiting;
+	uint64_t detach_failures;     /* threads a census could not give
+					 back at once (census.h) */
 };
 
 /* A filter between the lines formatted and the packets sent: the daemon's

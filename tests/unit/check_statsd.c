@@ -1075,7 +1075,7 @@ START_TEST(test_health)
 				      .samples_dropped = 1, .last_pause_us = 300,
 				      .max_pause_us = 900, .types_held_back = 4,
 				      .series_new = 31, .series_deferred = 7,
-				      .series_waiting = 3 };
+				      .series_waiting = 3, .detach_failures = 2 };
 	struct hw_sample s;
 	struct hw_err e;
 	static char want[65536], got[65536];
@@ -1105,6 +1105,7 @@ START_TEST(test_health)
 		"hw.heapwatch.resolve_errors:0|g\n"
 		"hw.heapwatch.unreachable_ms:0|g\n"
 		"hw.heapwatch.types_held_back:4|g\n"
+		"hw.heapwatch.detach_failures:2|g\n"
 		"hw.heapwatch.series_new:31|g\n"
 		"hw.heapwatch.series_deferred:7|g\n"
 		"hw.heapwatch.series_waiting:3|g\n";
@@ -1210,8 +1211,8 @@ START_TEST(test_filter)
 	ck_assert_ptr_nonnull(strstr(got, "hw.web.100.rss_bytes:1000|g\n"));
 	ck_assert_ptr_nonnull(strstr(got, "hw.heapwatch.series_waiting:0|g"));
 	ck_assert_int_eq(fl.refused, 3);
-	/* 5 figures of the sample (uss, swap unknown) + 15 health lines */
-	ck_assert_int_eq(fl.admitted, 5 + 15);
+	/* 5 figures of the sample (uss, swap unknown) + 16 health lines */
+	ck_assert_int_eq(fl.admitted, 5 + 16);
 	ck_assert_str_eq(fl.last_path, "hw.heapwatch.series_waiting");
 	ck_assert_int_eq(fl.done_unsent, 0);
 	ck_assert_int_ge(fl.done_sent, 2);        /* the sample's packet, health's */
