@@ -25,6 +25,7 @@ LOCALSTATEDIR ?= /var/lib
 UNITDIR ?= /lib/systemd/system
 DESTDIR ?=
 INSTALL ?= install
+# WERROR=1 (or yes, or -Werror): warnings are errors (make check sets it).
 WERROR  ?=
 SANITIZER ?=
 
@@ -44,7 +45,10 @@ B := build-san
 endif
 HW_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DHW_SYSCONFDIR='"$(SYSCONFDIR)"' \
 	-DHW_LOCALSTATEDIR='"$(LOCALSTATEDIR)"'
-HW_CFLAGS := -std=gnu11 $(HW_WARN) $(WERROR) -MMD -MP $(HW_SAN)
+ifneq ($(filter 1 yes -Werror,$(WERROR)),)
+HW_WERROR := -Werror
+endif
+HW_CFLAGS := -std=gnu11 $(HW_WARN) $(HW_WERROR) -MMD -MP $(HW_SAN)
 HW_LDLIBS = $(PKG_LIBS) -lpthread -lm
 ALL_CFLAGS = $(HW_CPPFLAGS) $(CPPFLAGS) $(HW_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(HW_SAN) $(LDFLAGS)
@@ -97,7 +101,7 @@ deps-test: deps
 
 # --- tests ---
 check: deps-test
-	@$(MAKE) --no-print-directory WERROR=-Werror all unit-bins
+	@$(MAKE) --no-print-directory WERROR=1 all unit-bins
 	@sh tests/sid-chroot.sh ensure
 	@sh tests/run-tests.sh $(B)
 	@# lint is part of the check: cppcheck, the unit file, the man pages

@@ -215,8 +215,13 @@ struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 		s->opts = *o;
 	else
 		hw_census_opts_default(&s->opts);
-	/* Stopping every thread is bounded by the pause budget too. */
-	hw_ptrace_stopper_init(&lv->stopper, pid, s->opts.max_pause_ns);
+	/* Stopping every thread is bounded by the pause budget too, but
+	 * never below HW_STOP_BUDGET_MIN_NS: that bound is for a thread
+	 * that cannot stop, not for one the scheduler is slow to run (a
+	 * stop that eats a tiny budget only makes the census partial). */
+	hw_ptrace_stopper_init(&lv->stopper, pid, !s->opts.max_pause_ns ? 0 :
+			       s->opts.max_pause_ns > HW_STOP_BUDGET_MIN_NS ?
+			       s->opts.max_pause_ns : HW_STOP_BUDGET_MIN_NS);
 	s->stopper = &lv->stopper.base;
 	if (hw_target_open(&lv->target, pid, e) < 0) {
 		if (e->code == HW_EPERM) {

@@ -37,6 +37,8 @@
 #include "heapwatch/proc.h"
 #include "heapwatch/snap.h"
 
+#define HW_STOP_BUDGET_MIN_NS (100ull * 1000 * 1000)  /* 100 ms */
+
 enum hw_census_mode {
 	HW_MODE_SNAPSHOT = 0,  /* copy while stopped, walk while running */
 	HW_MODE_STOPPED,       /* walk while stopped, through a block cache */
@@ -45,7 +47,8 @@ enum hw_census_mode {
 struct hw_census_opts {
 	enum hw_census_mode mode;
 	uint64_t max_pause_ns;        /* 0: no budget.  Bounds stopping every
-					 thread too */
+					 thread too, but with at least
+					 HW_STOP_BUDGET_MIN_NS */
 	uint64_t max_walk_ns;         /* bound on one walk, stopped or over a
 					 copy (default 60 s); 0: none */
 	uint64_t snapshot_limit;      /* bytes; 0: no limit.  Past it the

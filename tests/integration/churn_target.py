@@ -2,6 +2,9 @@
 #   big N         N GC objects, then idle
 #   threads       a thread that starts and joins threads forever
 #   delcollect    a collection that pauses 1.5 s inside __del__, repeatedly
+#   gcpause F     once F.start exists, one collection that says "in-del"
+#                 from inside a __del__ and stays there until F.release
+#                 exists
 import gc
 import os
 import sys
@@ -33,6 +36,21 @@ elif mode == "delcollect":
             del a
             gc.collect()
     threading.Thread(target=loop, daemon=True).start()
+elif mode == "gcpause":
+    class Held(object):
+        def __del__(self):
+            sys.stdout.write("in-del\n")
+            sys.stdout.flush()
+            while not os.path.exists(sys.argv[2] + ".release"):
+                time.sleep(0.001)
+
+    def hold():
+        while not os.path.exists(sys.argv[2] + ".start"):
+            time.sleep(0.001)
+        a = Held()
+        a.self = a
+        del a
+        gc.collect()
 elif mode == "forker":
     def forks():
         while True:
@@ -53,5 +71,7 @@ sys.stdout.flush()
 # reading the pipe until sleep exits, then censusing a zombie.
 if mode == "execer":
     threading.Thread(target=later, daemon=True).start()
+if mode == "gcpause":
+    threading.Thread(target=hold, daemon=True).start()
 while True:
     time.sleep(3600)

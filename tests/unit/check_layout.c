@@ -196,6 +196,9 @@ START_TEST(test_tables_against_dwarf)
 	printf("NOTE check_layout: %d of %zu rows held against the DWARF of %zu builds; "
 	       "%zu skipped (no build they claim is present): %s\n",
 	       ncomp, nrows, nb, nrows - (size_t)ncomp, missing[0] ? missing : "none");
+	if ((size_t)ncomp < nrows)
+		hw_skip_part("layout: %zu table rows not held against DWARF (no build they "
+			     "claim is present)", nrows - (size_t)ncomp);
 	free(compared);
 	ck_assert_msg(bad == 0, "%d fields differ from DWARF", bad);
 }

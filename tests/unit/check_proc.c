@@ -499,8 +499,7 @@ START_TEST(test_eperm)
 	int st;
 
 	if (geteuid() != 0) {
-		printf("NOTE: test_eperm needs root to drop privilege; skipped\n");
-		return;
+		HW_SKIP("proc eperm: needs root to drop privilege");
 	}
 	child = fork();
 	ck_assert_int_ge(child, 0);

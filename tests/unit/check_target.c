@@ -184,7 +184,8 @@ static void check_gc_state(const struct hw_target *t, const char *label)
 
 	hw_err_clear(&e);
 	if (hw_target_dwarf(t, &o, where, sizeof where, &e) < 0) {
-		printf("SKIP target %s: no DWARF (%s), GC state not followed\n", label, e.msg);
+		/* the rest of the check ran: only this part is left out */
+		hw_skip_part("target %s: no DWARF (%s), GC state not followed", label, e.msg);
 		return;
 	}
 	if (t->gen0_ptr_addr) {
@@ -226,8 +227,7 @@ START_TEST(test_build)
 
 	expand(b->exe, exe, sizeof exe);
 	if (access(exe, X_OK) != 0) {
-		printf("SKIP target %s: %s not installed\n", b->label, exe);
-		return;
+		HW_SKIP("target %s: %s not installed", b->label, exe);
 	}
 	ck_assert_int_eq(spawn_python(&c, exe, NULL, NULL, NULL), 0);
 	hw_err_clear(&e);
@@ -402,8 +402,7 @@ START_TEST(test_exe_replaced)
 	int rc;
 
 	if (access(src, X_OK) != 0) {
-		printf("SKIP target exe_replaced: %s not installed\n", src);
-		return;
+		HW_SKIP("target exe_replaced: %s not installed", src);
 	}
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(exe, sizeof exe, "%s/python3.11", dir);
@@ -441,8 +440,7 @@ START_TEST(test_libpython_replaced)
 	expand("~/.pyenv/versions/3.12.1/bin/python3.12", exe, sizeof exe);
 	expand("~/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0", lib, sizeof lib);
 	if (access(exe, X_OK) != 0 || access(lib, R_OK) != 0) {
-		printf("SKIP target libpython_replaced: pyenv 3.12.1 not installed\n");
-		return;
+		HW_SKIP("target libpython_replaced: pyenv 3.12.1 not installed");
 	}
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(copy, sizeof copy, "%s/libpython3.12.so.1.0", dir);
@@ -463,7 +461,7 @@ START_TEST(test_libpython_replaced)
 		ck_assert_int_eq(rc, -1);
 		ck_assert_int_eq(e.code, HW_EPERM);
 		ck_assert_ptr_nonnull(strstr(e.msg, "map_files"));
-		printf("SKIP target libpython_replaced: not root, HW_EPERM checked only\n");
+		hw_skip_part("target libpython_replaced: not root, HW_EPERM checked only");
 	} else {
 		ck_assert_msg(rc == 0, "%s", e.msg);
 		ck_assert_str_eq(t.elf_path, copy);
@@ -508,15 +506,13 @@ START_TEST(test_other_mount_ns)
 	int rc, seen_here;
 
 	if (access(a.src, X_OK) != 0) {
-		printf("SKIP target other_mount_ns: %s not installed\n", a.src);
-		return;
+		HW_SKIP("target other_mount_ns: %s not installed", a.src);
 	}
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(exe, sizeof exe, "%s/python3.11", dir);
 	if (spawn_python(&c, exe, NULL, enter_ns, &a) < 0) {
-		printf("SKIP target other_mount_ns: cannot make a mount namespace here\n");
 		rmdir(dir);
-		return;
+		HW_SKIP("target other_mount_ns: cannot make a mount namespace here");
 	}
 	/* the file exists only in the child's namespace */
 	seen_here = stat(exe, &st) == 0;
@@ -593,8 +589,7 @@ START_TEST(test_fake)
 	int rc;
 
 	if (system("command -v cc >/dev/null 2>&1") != 0) {
-		printf("SKIP target fake %s: no C compiler\n", f->name);
-		return;
+		HW_SKIP("target fake %s: no C compiler", f->name);
 	}
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(src, sizeof src, "%s/fake.c", dir);
