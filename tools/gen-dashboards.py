@@ -82,14 +82,22 @@ PANELS = [
                      "longest pause so far.",
          targets=["aliasByNode($prefix.heapwatch.{last_pause_us,max_pause_us}, -1)",
                   "aliasSub(aliasByNode($prefix.$target.$slot.pause_us, -3, -2), '$', ' pause_us')"]),
-    dict(id="health", title="heapwatch: failures and dropped samples, per minute", unit="short",
+    dict(id="health", title="heapwatch: failures and dropped samples, per minute; statsd "
+         "unreachable (ms per minute, right)", unit="short",
+         right=dict(suffix=" unreachable ms", unit="ms"),
          description="Samples that failed (a process exited, was not CPython, or a collection "
-                     "ran), samples dropped from a full ring, failed sends to statsd, metric "
-                     "lines held back by max_new_series_per_minute; totals since start turned "
-                     "into rates (nonNegativeDerivative is right here: these only grow, and a "
+                     "ran), samples dropped from a full ring, failed sends to statsd and "
+                     "look-ups of its name, metric lines held back by "
+                     "max_new_series_per_minute, and how many milliseconds of each minute "
+                     "statsd could not be reached (right axis); totals since start turned into "
+                     "rates (nonNegativeDerivative is right here: these only grow, and a "
                      "restart resets them).",
          targets=["aliasByNode(scaleToSeconds(nonNegativeDerivative($prefix.heapwatch."
-                  "{samples_failed,samples_dropped,send_errors,series_deferred}), 60), -1)"]),
+                  "{samples_failed,samples_dropped,send_errors,resolve_errors,series_deferred}), "
+                  "60), -1)",
+                  "aliasSub(aliasByNode(scaleToSeconds(nonNegativeDerivative("
+                  "$prefix.heapwatch.unreachable_ms), 60), -1), 'unreachable_ms', "
+                  "'statsd unreachable ms')"]),
     dict(id="unsent", title="heapwatch: unsent samples and names waiting for the budget",
          unit="short",
          description="Samples in the ring not yet sent to statsd (grows while statsd is "

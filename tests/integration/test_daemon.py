@@ -157,10 +157,25 @@ try:
     text = open(os.path.join(work, "daemon.log")).read()
     R.check("broken reload refused with file:line:column", (conf + ":") in text and "bogus_key" in text
             and d.poll() is None, text[-500:])
+
+    def pids_by_slot():
+        return dict((k.split(".")[2], int(v)) for k, v in statsd.gauges().items()
+                    if k.startswith("hwtest.web.w") and k.endswith(".pid"))
+    before = pids_by_slot()
     write_config(conf, statsd.port, gun.pidfile, top=5)
     d.send_signal(signal.SIGHUP)
     wait_for(lambda: "reloaded" in open(os.path.join(work, "daemon.log")).read(), 10, "reload")
     R.ok("valid reload swapped in")
+    statsd.command("delgauges " + " ".join("hwtest.web.%s.pid" % s for s in before))
+    after = wait_for(lambda: len(pids_by_slot()) == len(before) and pids_by_slot(), 10,
+                     "the pid gauges after the reload")
+    R.check("a reload keeps each worker in its slot (%s, then %s)" % (before, after),
+            before == after and sorted(before.values()) == gun.worker_pids(),
+            "%s vs %s, workers %s" % (before, after, gun.worker_pids()))
+    text = open(os.path.join(work, "daemon.log")).read()
+    text = text[text.rindex("reloaded"):]
+    R.check("... without handing slots out again", all(
+        "pid %d appeared" % p not in text for p in before.values()), text[-800:])
 
     d.send_signal(signal.SIGTERM)
     rc = d.wait(30)

@@ -53,6 +53,11 @@ def note(msg):
     sys.stdout.flush()
 
 
+def info(msg):
+    print("     %s" % msg)
+    sys.stdout.flush()
+
+
 def elapsed():
     return "%.0fs" % (time.time() - T0)
 
@@ -90,8 +95,9 @@ def slots_of(names, target):
 
 
 class Load(object):
-    """Requests in a thread: a leak on `web` every second, plain requests
-    on `churn` (recycled every few by max_requests)."""
+    """Requests in a thread: a leak on `web` every half second, plain
+    requests on `churn` (recycled every few by max_requests) until it has
+    recycled enough."""
 
     def __init__(self, web, churn):
         self.web, self.churn = web, churn
@@ -136,6 +142,7 @@ def write_config(path, statsd_port, web, churn):
 flush_interval: 1s
 top_types: 2
 growth_types: 0
+watch_types: ["leakyapp.LeakyThing"]
 max_new_series_per_minute: 40
 log_level: info
 status_file: %s
@@ -338,6 +345,45 @@ def check_browser(gw, names, since):
         R.bad("the 20s-bucket variant loads", str(ex))
 
 
+def check_series_end(capture, churn, gw):
+    """A type that the new worker in a slot does not select is no longer
+    sent, and its series ends (statsd's deleteGauges, gaugesMaxTTL 5 s
+    here), while the slot's own series go on.  One churn worker gets
+    LeakyThings (a watched type), then is recycled; its successor has none."""
+    marked = churn.get("/leak?n=50")["pid"]
+
+    def slot_of_marked():
+        for k, (_, v) in capture.poll().items():
+            if (k.startswith("heapwatch.churn.w") and k.endswith(".pid") and
+                    int(float(v)) == marked):
+                slot = k.split(".")[2]
+                if "heapwatch.churn.%s.types.leakyapp_LeakyThing" % slot in capture.poll():
+                    return slot
+        return None
+    try:
+        slot = wait_for(slot_of_marked, 30, "pid %d's LeakyThing gauge" % marked)
+    except RuntimeError as ex:
+        R.bad("a churn worker's watched type is sent", str(ex))
+        return
+    end = time.time() + 30
+    while marked in churn.worker_pids() and time.time() < end:
+        try:
+            churn.get("/")
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    gone = time.time()
+    R.check("churn worker %d (slot %s) recycled" % (marked, slot), marked not in churn.worker_pids())
+    time.sleep(10)
+    t = "%s.churn.%s.types.leakyapp_LeakyThing" % (PREFIX, slot)
+    pts = nonnull(sum((p for _, p in gw.render(t, "-5min")), []))
+    last = max([ts for _, ts in pts] or [0])
+    rss = series_after(gw, "%s.churn.%s.rss_bytes" % (PREFIX, slot), gone + 7)
+    R.check("%s: %d points, the last %.0f s after pid %d was recycled, none since; the slot's "
+            "rss_bytes goes on (%d points)" % (t, len(pts), last - gone, marked, len(rss)),
+            pts and last <= gone + 7 and len(rss) >= 2, str(pts[-5:]))
+
+
 def check_install():
     """make install DESTDIR=... puts both dashboards and the examples in
     DATADIR/heapwatch."""
@@ -399,7 +445,7 @@ def main():
                          stderr=subprocess.STDOUT)
     procs.append(d)
     daemon_start = time.time()
-    note("stack up in %s (carbon restarted with %d files of its own and statsd's)" % (
+    info("stack up in %s (carbon restarted with %d files of its own and statsd's)" % (
         elapsed(), len(stack_files)))
     load = Load(web, churn)
     procs.append(load)
@@ -415,7 +461,7 @@ def main():
     time.sleep(4)
     carbon.start()
     carbon_back = time.time()
-    note("statsd down and back at +%.0fs, carbon at +%.0fs" % (statsd_back - daemon_start,
+    info("statsd down and back at +%.0fs, carbon at +%.0fs" % (statsd_back - daemon_start,
                                                                carbon_back - daemon_start))
 
     # until every name has its file (the budget spreads them over minutes)
@@ -427,9 +473,9 @@ def main():
                 time.time() - carbon_back > 10)
     wait_for(settled, LIMIT_S - (time.time() - T0), "%d recyclings and no name waiting" %
              RECYCLINGS)
-    time.sleep(15)                     # every series has some points
+    check_series_end(capture, churn, gw)   # also gives every series more points
     names = dict((n, v) for n, v in capture.poll().items() if n.startswith("heapwatch."))
-    note("daemon ran %.0fs; churn recycled %d workers (%d pids); load errors %d" % (
+    info("daemon ran %.0fs; churn recycled %d workers (%d pids); load errors %d" % (
         time.time() - daemon_start, load.recyclings(), len(load.churn_pids), load.errors))
     R.check("%d worker recyclings" % load.recyclings(), load.recyclings() >= RECYCLINGS)
 
@@ -516,7 +562,7 @@ def main():
         bound += need
         R.check("target %s: %d slots %s for 2 workers" % (target, len(slots), slots),
                 len(slots) <= 3, str(slots))
-        note("target %s: slots %s, types selected %s: at most %d series" % (
+        info("target %s: slots %s, types selected %s: at most %d series" % (
             target, slots, selected, need))
     R.check("every name is a health figure, a slot's or the aggregate's metric, or one of "
             "its selected types", not odd, str(odd[:10]))
