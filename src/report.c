@@ -258,6 +258,10 @@ static int cmp_type(const void *a, const void *b)
 
 	if (gx != gy)
 		return gx > gy ? -1 : 1;
+	/* Equal growth (a Session and the dict and list each one holds):
+	 * the type that grew most for its size first, the telling one. */
+	if (gx > 0 && x->first != y->first)
+		return x->first < y->first ? -1 : 1;
 	if (x->last != y->last)
 		return x->last > y->last ? -1 : 1;
 	return strcmp(x->name, y->name);
@@ -364,39 +368,39 @@ static int nothing(const struct report *r, const char *targets, long ntargets,
 		   struct hw_err *e)
 {
 	const struct hw_report_opts *o = r->o;
-	char when[64];
+	char when[96] = "";
 
-	fmt_time(o->since_ms, "%Y-%m-%d %H:%M:%S %Z", when, sizeof when);
+	/* " since 2026-11-30 08:00:00 UTC (last 6h)", or nothing for "all" */
+	if (o->since_ms > 0) {
+		char t[64];
+
+		fmt_time(o->since_ms, "%Y-%m-%d %H:%M:%S %Z", t, sizeof t);
+		snprintf(when, sizeof when, " since %s (last %s)", t, o->since_text);
+	}
 	if (ntargets == 0)
 		return hw_err_set(e, HW_ENOPROC, 0, "%s: the history is empty", o->history);
 	if (o->target) {
-		const char *p = targets;
-		size_t n = strlen(o->target);
-		int found = 0;
+		struct hw_history_proc *p = NULL;
+		size_t n = 0;
 
-		while (p && *p) {
-			const char *end = strstr(p, ", ");
-			size_t len = end ? (size_t)(end - p) : strlen(p);
-
-			if (len == n && memcmp(p, o->target, n) == 0)
-				found = 1;
-			p = end ? end + 2 : NULL;
-		}
-		if (!found)
+		/* Any process of that target, at any time? */
+		if (hw_history_procs(r->h, o->target, 0, 1, &p, &n, NULL, e) < 0)
+			return -1;
+		free(p);
+		if (n == 0)
 			return hw_err_set(e, HW_ENOPROC, 0, "no target '%s' in %s (targets: %s)",
 					  o->target, o->history, targets);
 	}
 	if (o->pid > 0)
-		return hw_err_set(e, HW_ENOPROC, 0, "pid %d: no samples in %s%s%s since %s (last %s)",
+		return hw_err_set(e, HW_ENOPROC, 0, "pid %d: no samples in %s%s%s%s",
 				  (int)o->pid, o->history, o->target ? " of target " : "",
-				  o->target ? o->target : "", when, o->since_text);
+				  o->target ? o->target : "", when);
 	if (o->slot >= 0)
-		return hw_err_set(e, HW_ENOPROC, 0, "slot w%d: no samples in %s%s%s since %s (last %s)",
+		return hw_err_set(e, HW_ENOPROC, 0, "slot w%d: no samples in %s%s%s%s",
 				  o->slot, o->history, o->target ? " of target " : "",
-				  o->target ? o->target : "", when, o->since_text);
-	return hw_err_set(e, HW_ENOPROC, 0, "%s: no samples%s%s since %s (last %s)",
-			  o->history, o->target ? " of target " : "",
-			  o->target ? o->target : "", when, o->since_text);
+				  o->target ? o->target : "", when);
+	return hw_err_set(e, HW_ENOPROC, 0, "%s: no samples%s%s%s", o->history,
+			  o->target ? " of target " : "", o->target ? o->target : "", when);
 }
 
 static struct ser *add_ser(struct report *r)

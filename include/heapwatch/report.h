@@ -13,8 +13,9 @@
  * hour, and drawn for RSS); "growth" is the last valley minus the first
  * (at least 3 valleys, or no trend).  Series are ordered by RSS growth
  * (largest first) after each target's aggregate (left out when it holds a
- * single process); types by their growth, and only those that grew are
- * shown (the largest, when none did).
+ * single process); types by their growth (ties: the one that started
+ * smaller first), and only those that grew are shown (the largest, when
+ * none did).
  *
  *   HW_REPORT_TEXT  one line per series and per top type, with Unicode
  *                   sparklines (the lowest value of each column);

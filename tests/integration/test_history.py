@@ -521,7 +521,8 @@ def scenario_bad_input(db, newer, leak_target):
         f.write("not a database\n" * 100)
     cases = [
         (["--target", "nosuch"], 1, r"no target 'nosuch' in .* \(targets: .*%s" % leak_target),
-        (["--pid", "4194000"], 1, r"pid 4194000: no samples in "),
+        (["--pid", "4194000"], 1, r"pid 4194000: no samples in .* since .* \(last 6h\)$"),
+        (["--pid", "4194000", "--since", "all"], 1, r"pid 4194000: no samples in \S+$"),
         (["--slot", "w999"], 1, r"slot w999: no samples in "),
         (["--since", "yesterday"], 2, r"--since: 'yesterday' is not a duration"),
         (["--since", "-5m"], 2, r"--since: '-5m' is not a duration"),
@@ -554,6 +555,52 @@ def scenario_bad_input(db, newer, leak_target):
         R.check("report --since 1s: one line, exit 1", rc == 1 and "no samples" in err, err)
 
 
+# ---------------------------------------------------------------------
+# 5. a worker slot that changes hands: one series, the hand-over marked
+
+def scenario_slot():
+    cap = Capture()
+    procs.append(cap)
+    tag = "--hwslot=%d" % os.getpid()
+    db = os.path.join(work, "slot.db")
+    conf = os.path.join(work, "slot.yaml")
+    with open(conf, "w") as f:
+        f.write("interval: 200ms\nflush_interval: 400ms\nlog_level: info\n"
+                "status_file: %s.status.json\n"
+                "statsd:\n  host: 127.0.0.1\n  port: %d\n"
+                "history:\n  path: %s\n"
+                "targets:\n  - name: slotted\n    match: \"target\\\\.py %s$\"\n"
+                % (conf, cap.port, db, tag))
+    os.chmod(conf, 0o600)
+    first = Target("/usr/bin/python3", args=[tag])
+    procs.append(first)
+    d = Daemon(conf, "slot")
+    wait_for(lambda: rows_of(db) >= 6, 60, "samples of the first worker")
+    first.close()
+    second = Target("/usr/bin/python3", args=[tag])
+    procs.append(second)
+    wait_for(lambda: q(db, "SELECT count(*) FROM samples WHERE pid = ?", second.pid)[0][0] >= 3,
+             60, "samples of the second worker")
+    d.stop()
+    cap.close()
+    slots = q(db, "SELECT DISTINCT pid, slot FROM samples WHERE pid != 0 ORDER BY t_ms")
+    R.check("slot: the second worker took the first one's slot (%s)" % slots,
+            [s for _, s in slots] == [0, 0] and len(slots) == 2, str(slots))
+    env = dict(os.environ, TZ="UTC")
+    rc, out, err = heapwatch("report", "--history", db, "--slot", "w0", "--text", env=env)
+    R.check("report --slot w0: one series of 2 processes", rc == 0 and
+            "slot w0 (2 processes)" in out and out.count(" \u00b7 slot w0") == 1, out + err)
+    svg = os.path.join(work, "slot.svg")
+    rc, out, err = heapwatch("report", "--history", db, "--slot", "0", "--svg", svg, env=env)
+    texts = ["".join(t.itertext()) for t in ET.parse(svg).getroot().iter(
+        "{http://www.w3.org/2000/svg}text")] if rc == 0 else []
+    R.check("report --slot: the hand-over marked (pid %d)" % second.pid,
+            "pid %d" % second.pid in texts, str(texts[:40]) + err)
+    rc, out, err = heapwatch("report", "--history", db, "--slot", "w7", "--text")
+    R.check("report --slot w7: exit 1, %s" % err.strip(), rc == 1 and
+            err.strip().startswith("heapwatch: slot w7: no samples in "), err)
+
+
 try:
     db, leak_target, names = scenario_builds()
     scenario_report(db, leak_target, names)
@@ -562,6 +609,7 @@ try:
     scenario_ageing(side.pid)
     newer = scenario_broken(side.pid)
     scenario_bad_input(db, newer, leak_target)
+    scenario_slot()
 except Exception as ex:
     import traceback
     traceback.print_exc()
