@@ -199,6 +199,14 @@ struct hw_session *hw_session_new(const struct hw_target_desc *t,
 	return s;
 }
 
+/* The live target runs another program than the one it was opened with
+ * (it called exec): *now gets the new one. */
+static int replaced_program(const struct live *lv, pid_t pid, char *now, size_t size)
+{
+	return lv->target.exe[0] && hw_proc_exe(pid, now, size, NULL, NULL) == 0 &&
+	       strcmp(now, lv->target.exe) != 0;
+}
+
 struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 				   struct hw_err *e)
 {
@@ -247,6 +255,13 @@ struct hw_session *hw_session_open(pid_t pid, const struct hw_census_opts *o,
 		goto fail;
 	return s;
 fail:
+	{
+		char now[512];
+
+		if (e->code != HW_ENOPROC && replaced_program(lv, pid, now, sizeof now))
+			hw_err_set(e, HW_EEXITED, 0, "process replaced its program while "
+				   "heapwatch looked at it (now %s)", now);
+	}
 	/* The one place that names the pid of a failed open: the layers
 	 * below never do. */
 	hw_err_prefix(e, "pid %d", (int)pid);
@@ -301,10 +316,13 @@ static uint64_t cpu_ns(void)
 }
 
 /* A run failed: did the live target go away under us? */
+/* A run failed: did the live target go away, or exec, under us?  Then
+ * that is the error, not what the walk of its vanishing heap found. */
 static void check_exited(const struct hw_session *s, uint64_t starttime,
 			 struct hw_err *e)
 {
 	struct hw_proc_stat st;
+	char now[512];
 
 	if (!s->live || e->code == HW_ENOPROC)
 		return;
@@ -313,6 +331,9 @@ static void check_exited(const struct hw_session *s, uint64_t starttime,
 	else if (st.starttime != starttime)
 		hw_err_set(e, HW_EEXITED, 0,
 			   "process exited during the census (pid reused)");
+	else if (replaced_program(s->live, s->desc.pid, now, sizeof now))
+		hw_err_set(e, HW_EEXITED, 0,
+			   "process replaced its program during the census (now %s)", now);
 }
 
 int hw_session_capture(struct hw_session *s, const struct hw_job *job,

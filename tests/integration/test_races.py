@@ -256,6 +256,9 @@ for delay in (0.0, 0.02, 0.05, 0.1, 0.2):
         stop(p)
 R.check("target execs during the census: exit 0 or 1, never a crash %s" % sorted(set(r[0] for r in res)),
         all(r[0] in (0, 1) for r in res), str(res))
+for rc, err in res:
+    if rc:
+        print("NOTE exec during the census: %s" % err)
 
 # 9. a collection in progress (held inside __del__) is never walked: the
 # census waits for it (busy_waits > 0 proves it saw the collection), then
