@@ -1027,11 +1027,11 @@ int hw_history_counts(struct hw_history *h, const struct hw_history_sel *sel,
 	rc = prepare_sel(h, &st,
 		"SELECT s.t_ms, t.name, c.count FROM sample s"
 		" JOIN type_count c ON c.sample = s.id JOIN type t ON t.id = c.type"
-		" WHERE s.process = ?1 AND s.t_ms >= ?2 ORDER BY s.t_ms, s.id, t.name",
+		" WHERE s.process = ?1 AND s.t_ms >= ?2 ORDER BY s.t_ms, s.id",
 		"SELECT s.t_ms, t.name, c.count FROM sample s JOIN process p ON p.id = s.process"
 		" JOIN type_count c ON c.sample = s.id JOIN type t ON t.id = c.type"
 		" WHERE p.target = ?3 AND s.slot = ?1 AND s.t_ms >= ?2"
-		" ORDER BY s.t_ms, s.id, t.name",
+		" ORDER BY s.t_ms, s.id",
 		sel, since_ms);
 	if (rc != SQLITE_OK)
 		return db_fail(h, rc, e, "reading type counts");

@@ -19,6 +19,11 @@
 #define SPARK 32          /* sparkline columns */
 #define NAME_COLS 30      /* type name column in text */
 #define TABLE_ROWS 60     /* rows of the growing-types table */
+/* A type grew when its valleys rose by at least max(MIN_RISE, REL_RISE x
+ * their median): the floor the daemon's verdicts use (heapwatch(1),
+ * VERDICTS), so that noise of a few objects is not called growth. */
+#define MIN_RISE 20.0
+#define REL_RISE 0.005
 
 static const char *const palette[] = {
 	"#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -34,6 +39,8 @@ struct tser {
 	double first, last;       /* first and last count seen */
 	int64_t first_t;
 	double growth, per_h;     /* last valley - first, slope per hour; NAN */
+	int grew;                 /* growth at least max(20, 0.5% of the
+				     median valley): the verdicts' floor */
 };
 
 struct mark {
@@ -114,7 +121,7 @@ static int theil_sen(const double *x, const double *y, size_t n, double *slope,
  * trend).  x is taken relative to t0 so the doubles keep their
  * precision. */
 static int valley_trend(const double *bt, const double *v, double t0,
-			double *slope, double *icpt, double *rise)
+			double *slope, double *icpt, double *rise, double *med)
 {
 	double x[NV], y[NV];
 	size_t n = 0;
@@ -131,6 +138,7 @@ static int valley_trend(const double *bt, const double *v, double t0,
 	if (n < 3 || theil_sen(x, y, n, slope, icpt) < 0)
 		return -1;
 	*rise = y[n - 1] - y[0];
+	*med = hw_median(y, n);    /* reorders y: last */
 	return 0;
 }
 
@@ -256,6 +264,8 @@ static int cmp_type(const void *a, const void *b)
 	double gx = isnan(x->growth) ? -INFINITY : x->growth;
 	double gy = isnan(y->growth) ? -INFINITY : y->growth;
 
+	if (x->grew != y->grew)
+		return x->grew ? -1 : 1;
 	if (gx != gy)
 		return gx > gy ? -1 : 1;
 	/* Equal growth (a Session and the dict and list each one holds):
@@ -282,6 +292,7 @@ static void ser_free_types(struct ser *s)
 static int ser_load(struct report *r, struct ser *s, struct hw_err *e)
 {
 	unsigned keep = r->o->ntypes;
+	double med;
 
 	for (size_t b = 0; b < NB; b++)
 		s->rmin[b] = s->rmax[b] = NAN;
@@ -301,7 +312,8 @@ static int ser_load(struct report *r, struct ser *s, struct hw_err *e)
 	}
 	for (size_t b = 0; b < NB; b++)
 		s->bt[b] = s->bn[b] ? (double)s->t0 + s->bsum[b] / s->bn[b] : NAN;
-	if (valley_trend(s->bt, s->rmin, (double)s->t0, &s->slope, &s->icpt, &s->growth) == 0)
+	if (valley_trend(s->bt, s->rmin, (double)s->t0, &s->slope, &s->icpt, &s->growth,
+			 &med) == 0)
 		s->per_h = s->slope * 3600e3;
 	else
 		s->slope = s->growth = NAN;
@@ -309,10 +321,13 @@ static int ser_load(struct report *r, struct ser *s, struct hw_err *e)
 		struct tser *t = &s->types[i];
 		double slope, icpt;
 
-		if (valley_trend(s->bt, t->vmin, (double)s->t0, &slope, &icpt, &t->growth) == 0)
+		if (valley_trend(s->bt, t->vmin, (double)s->t0, &slope, &icpt, &t->growth,
+				 &med) == 0) {
 			t->per_h = slope * 3600e3;
-		else
+			t->grew = t->growth >= fmax(MIN_RISE, REL_RISE * fabs(med));
+		} else {
 			t->growth = NAN;
+		}
 	}
 	qsort(s->types, s->ntypes, sizeof *s->types, cmp_type);
 	/* Keep the top ones (and a few more for the table of growth). */
@@ -526,7 +541,7 @@ static size_t shown_types(const struct ser *s, unsigned ntypes, int *grew)
 {
 	size_t n = 0;
 
-	while (n < s->ntypes && n < ntypes && s->types[n].growth > 0)
+	while (n < s->ntypes && n < ntypes && s->types[n].grew)
 		n++;
 	*grew = n > 0;
 	if (n == 0)
@@ -921,15 +936,15 @@ static void html_report(const struct report *r, FILE *f)
 	}
 	fputs("</title>\n<style>\n"
 	      "body{font-family:'DejaVu Sans',Verdana,Arial,sans-serif;color:#222;margin:24px auto;"
-	      "max-width:1000px;padding:0 12px;font-size:14px}\n"
+	      "max-width:1120px;padding:0 12px;font-size:14px}\n"
 	      "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}\n"
 	      ".meta{color:#666;margin:0 0 16px}\n"
 	      "table{border-collapse:collapse;margin:4px 0 8px}\n"
 	      "th,td{padding:4px 10px;border-bottom:1px solid #e2e2e2;text-align:right;"
-	      "vertical-align:top}\n"
+	      "vertical-align:top;white-space:nowrap}\n"
 	      "th{background:#f5f5f5;font-weight:600}\n"
 	      "td.l,th.l{text-align:left}td.n{font-family:'DejaVu Sans Mono',monospace;"
-	      "word-break:break-all}\n"
+	      "white-space:normal;word-break:break-all}\n"
 	      ".up{color:#b0281a;font-weight:600}.down{color:#2a7a2a}\n"
 	      "svg{display:block;margin:6px 0 26px;max-width:100%;height:auto}\n"
 	      "a{color:#1f5fa8}\n"
@@ -967,7 +982,7 @@ static void html_report(const struct report *r, FILE *f)
 			s->per_h > 0 ? "up" : "down", rate, verdict_color(s->verdict),
 			verdict[0] ? verdict : "\xe2\x80\x93");
 		for (size_t k = 0; rows && k < s->ntypes; k++)
-			if (s->types[k].growth > 0)
+			if (s->types[k].grew)
 				rows[nrows++] = (struct row){ s, &s->types[k] };
 	}
 	fputs("</table>\n", f);

@@ -157,7 +157,8 @@ struct hw_history_point {
 /* Called per row, oldest first; return non-zero to stop (that value is
  * returned). */
 typedef int (*hw_history_point_fn)(void *arg, const struct hw_history_point *p);
-/* Called per type count, ordered by time, then type name; name is
+/* Called per type count, ordered by time (a sample's counts together, in
+ * no particular order); name is
  * borrowed for the call, at most HW_SAMPLE_NAME_MAX - 1 bytes. */
 typedef int (*hw_history_count_fn)(void *arg, int64_t t_ms, const char *name,
 				   uint64_t count);
