@@ -87,23 +87,26 @@ PANELS = [
          right=dict(suffix=" unreachable ms", unit="ms"),
          description="Samples that failed (a process exited, was not CPython, or a collection "
                      "ran), samples dropped from a full ring, failed sends to statsd and "
-                     "look-ups of its name, metric lines held back by "
+                     "look-ups of its name, target threads a census could not give back at "
+                     "once, metric lines held back by "
                      "max_new_series_per_minute, and how many milliseconds of each minute "
                      "statsd could not be reached (right axis); totals since start turned into "
                      "rates (nonNegativeDerivative is right here: these only grow, and a "
                      "restart resets them).",
          targets=["aliasByNode(scaleToSeconds(nonNegativeDerivative($prefix.heapwatch."
-                  "{samples_failed,samples_dropped,send_errors,resolve_errors,series_deferred}), "
+                  "{samples_failed,samples_dropped,send_errors,resolve_errors,detach_failures,"
+                  "series_deferred}), "
                   "60), -1)",
                   "aliasSub(aliasByNode(scaleToSeconds(nonNegativeDerivative("
                   "$prefix.heapwatch.unreachable_ms), 60), -1), 'unreachable_ms', "
                   "'statsd unreachable ms')"]),
-    dict(id="unsent", title="heapwatch: unsent samples and names waiting for the budget",
+    dict(id="unsent", title="heapwatch: unsent samples, names waiting, types held back",
          unit="short",
          description="Samples in the ring not yet sent to statsd (grows while statsd is "
-                     "unreachable), and new metric names waiting for "
-                     "max_new_series_per_minute (nonzero for a few minutes after a start).",
-         targets=["aliasByNode($prefix.heapwatch.{ring_len,series_waiting}, -1)"]),
+                     "unreachable), new metric names waiting for max_new_series_per_minute "
+                     "(nonzero for a few minutes after a start), and types that max_types "
+                     "keeps out of the processes' selections.",
+         targets=["aliasByNode($prefix.heapwatch.{ring_len,series_waiting,types_held_back}, -1)"]),
 ]
 
 
