@@ -69,8 +69,9 @@ PANELS = [
                      "it for its verdict (the 10 largest), and of each worker's RSS valleys "
                      "(right axis).",
          targets=["aliasByNode(highestMax($prefix.$target.$slot.growth.*, 10), -4, -3, -1)",
-                  "aliasSub(aliasByNode($prefix.$target.$slot.rss_growth_bytes_per_hour, "
-                  "-3, -2), '$', ' rss bytes/h')"]),
+                  "aliasSub(aliasByNode(secondYAxis("
+                  "$prefix.$target.$slot.rss_growth_bytes_per_hour), -3, -2), '$', "
+                  "' rss bytes/h')"]),
     dict(id="pids", title="Which process holds each slot", unit="none",
          description="The pid in each worker slot: a step is a worker replaced (gunicorn's "
                      "max_requests, a crash, a reload); the slot's series go on with the new "
@@ -82,8 +83,8 @@ PANELS = [
                      "longest pause so far.",
          targets=["aliasByNode($prefix.heapwatch.{last_pause_us,max_pause_us}, -1)",
                   "aliasSub(aliasByNode($prefix.$target.$slot.pause_us, -3, -2), '$', ' pause_us')"]),
-    dict(id="health", title="heapwatch: failures and dropped samples, per minute; statsd "
-         "unreachable (ms per minute, right)", unit="short",
+    dict(id="health", title="heapwatch: failures per minute (statsd unreachable, "
+         "ms/min, right)", unit="short",
          right=dict(suffix=" unreachable ms", unit="ms"),
          description="Samples that failed (a process exited, was not CPython, or a collection "
                      "ran), samples dropped from a full ring, failed sends to statsd and "
@@ -97,8 +98,8 @@ PANELS = [
                   "{samples_failed,samples_dropped,send_errors,resolve_errors,detach_failures,"
                   "series_deferred}), "
                   "60), -1)",
-                  "aliasSub(aliasByNode(scaleToSeconds(nonNegativeDerivative("
-                  "$prefix.heapwatch.unreachable_ms), 60), -1), 'unreachable_ms', "
+                  "aliasSub(aliasByNode(secondYAxis(scaleToSeconds(nonNegativeDerivative("
+                  "$prefix.heapwatch.unreachable_ms), 60)), -1), 'unreachable_ms', "
                   "'statsd unreachable ms')"]),
     dict(id="unsent", title="heapwatch: unsent samples, names waiting, types held back",
          unit="short",
@@ -108,6 +109,20 @@ PANELS = [
                      "keeps out of the processes' selections.",
          targets=["aliasByNode($prefix.heapwatch.{ring_len,series_waiting,types_held_back}, -1)"]),
 ]
+
+
+def strip_call(expr, fn):
+    """expr without the calls of fn around their argument: Graphite's
+    secondYAxis() only means something to graphite-web's own PNGs; Grafana
+    puts series on the right axis by an override."""
+    while fn + "(" in expr:
+        start = expr.index(fn + "(")
+        i, depth = start + len(fn) + 1, 1
+        while depth:
+            depth += {"(": 1, ")": -1}.get(expr[i], 0)
+            i += 1
+        expr = expr[:start] + expr[start + len(fn) + 1:i - 1] + expr[i:]
+    return expr
 
 
 def fill(expr, prefix, target, slot, bucket):
@@ -122,9 +137,6 @@ def graphite_web(prefix=DEFAULT_PREFIX):
     for p in PANELS:
         # every target and every worker slot: wildcards
         targets = [fill(t, prefix, "*", "w*", DEFAULT_BUCKET) for t in p["targets"]]
-        if "right" in p:
-            targets = ["secondYAxis(%s)" % t if p["right"]["suffix"] in t else t
-                       for t in targets]
         params = {"target": targets, "title": p["title"], "hideLegend": "false",
                   "lineWidth": "2"}
         if p["unit"] == "bytes":
@@ -168,7 +180,8 @@ def grafana(prefix=DEFAULT_PREFIX):
             "description": p["description"].replace("$bucket", "${bucket}"),
             "datasource": ds,
             "gridPos": {"h": 9, "w": 12, "x": 12 * (i % 2), "y": 9 * (i // 2)},
-            "targets": [{"refId": chr(ord("A") + k), "target": t, "datasource": ds}
+            "targets": [{"refId": chr(ord("A") + k), "target": strip_call(t, "secondYAxis"),
+                         "datasource": ds}
                         for k, t in enumerate(p["targets"])],
             "fieldConfig": {"defaults": {"unit": p["unit"], "custom": {"lineWidth": 1,
                                                                       "spanNulls": True}},
