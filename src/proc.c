@@ -616,16 +616,59 @@ append(char *buf, size_t size, size_t *len, const char *fmt, ...)
 		*len = size - 1;
 }
 
+/* A capability mask line ("CapEff:\t000001ffffffffff") of a status
+ * file; 0 when absent. */
+static uint64_t status_caps(const char *path, const char *key)
+{
+	char buf[4096];
+	const char *p;
+
+	if (slurp(path, buf, sizeof buf) <= 0 || !(p = strstr(buf, key)))
+		return 0;
+	return strtoull(p + strlen(key), NULL, 16);
+}
+
 void hw_proc_explain_eperm(pid_t pid, char *buf, size_t size)
 {
 	struct hw_proc_status st;
-	char scope[16];
+	char scope[16], path[64];
+	uint64_t ours, theirs;
 	size_t n = 0;
 
 	if (!buf || size == 0)
 		return;
 	buf[0] = '\0';
-	append(buf, size, &n, "permission denied: need root or CAP_SYS_PTRACE");
+	ours = status_caps("/proc/self/status", "CapEff:");
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	theirs = status_caps(path, "CapPrm:");
+	if (hw_proc_status(pid, &st, NULL) == 0 && st.tracer_pid) {
+		/* Only one tracer at a time: nothing else to say. */
+		struct hw_proc_stat ts;
+
+		append(buf, size, &n, "permission denied");
+		if (hw_proc_stat(st.tracer_pid, &ts, NULL) == 0)
+			append(buf, size, &n, ": already traced by pid %d (%s)",
+			       (int)st.tracer_pid, ts.comm);
+		else
+			append(buf, size, &n, ": already traced by pid %d", (int)st.tracer_pid);
+		return;
+	}
+	if (ours & (1ull << 19)) {
+		/* We hold CAP_SYS_PTRACE (capability.h: 19) and were refused
+		 * anyway: ptrace(2) "Ptrace access mode checking" also wants
+		 * the target's permitted capabilities to be a subset of ours
+		 * (in its user namespace), and a security module may say no. */
+		append(buf, size, &n, "permission denied although we hold CAP_SYS_PTRACE");
+		if (theirs & ~ours)
+			append(buf, size, &n, " (the target holds capabilities we lack: "
+			       "CapPrm %llx, ours %llx)", (unsigned long long)theirs,
+			       (unsigned long long)ours);
+		else
+			append(buf, size, &n, " (another user namespace, or a security "
+			       "module such as AppArmor or SELinux, forbids it)");
+	} else {
+		append(buf, size, &n, "permission denied: need root or CAP_SYS_PTRACE");
+	}
 	/* Yama (Documentation/admin-guide/LSM/Yama.rst) exists only on
 	 * kernels built with it; 0 restricts nothing. */
 	if (slurp("/proc/sys/kernel/yama/ptrace_scope", scope, sizeof scope) > 0) {
@@ -640,15 +683,6 @@ void hw_proc_explain_eperm(pid_t pid, char *buf, size_t size)
 	}
 	if (hw_proc_status(pid, &st, NULL) < 0)
 		return;
-	if (st.tracer_pid) {
-		struct hw_proc_stat ts;
-
-		if (hw_proc_stat(st.tracer_pid, &ts, NULL) == 0)
-			append(buf, size, &n, "; already traced by pid %d (%s)",
-			       (int)st.tracer_pid, ts.comm);
-		else
-			append(buf, size, &n, "; already traced by pid %d", (int)st.tracer_pid);
-	}
 	if (st.uid != getuid()) {
 		append(buf, size, &n, "; it runs as uid %u, we as uid %u",
 		       (unsigned)st.uid, (unsigned)getuid());
@@ -656,10 +690,8 @@ void hw_proc_explain_eperm(pid_t pid, char *buf, size_t size)
 		/* A process that is not dumpable (set-id program, or
 		 * prctl(PR_SET_DUMPABLE, 0)) has the files in /proc/PID owned
 		 * by root (proc(5)) and refuses tracers of its own uid. */
-		char path[64];
 		struct stat sb;
 
-		snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 		if (stat(path, &sb) == 0 && sb.st_uid != st.uid)
 			append(buf, size, &n, "; it is not dumpable (set-id, or PR_SET_DUMPABLE 0)");
 	}

@@ -477,10 +477,10 @@ START_TEST(test_explain_traced)
 	}
 	ck_assert_int_eq(read(p[0], &c, 1), 1);
 	hw_proc_explain_eperm(pid, buf, sizeof buf);
-	ck_assert_msg(strncmp(buf, "permission denied: need root or CAP_SYS_PTRACE", 46) == 0,
-		      "%s", buf);
-	snprintf(want, sizeof want, "already traced by pid %d (hwtracer)", (int)tracer);
-	ck_assert_msg(strstr(buf, want), "%s", buf);
+	/* the tracer is the whole story, whatever our capabilities */
+	snprintf(want, sizeof want, "permission denied: already traced by pid %d (hwtracer)",
+		 (int)tracer);
+	ck_assert_str_eq(buf, want);
 	/* never overflows, always terminated */
 	hw_proc_explain_eperm(pid, buf, 10);
 	ck_assert_str_eq(buf, "permissio");
