@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "heapwatch/heapsizes.h"
+#include "heapwatch/objects.h"
 #include "heapwatch/target.h"
 #include "heapwatch/typename.h"
 
@@ -19,6 +21,12 @@ struct hw_session {
 	struct hw_capture *cap;
 	struct hw_typecount tc;
 	struct hw_nametab names;
+	/* opts.sizes: the object model (made on the first run, over that
+	 * run's snap), the rows of the last walk, and per name the objects
+	 * of approximate size (count) and values bytes (bytes) */
+	struct hw_objects *objects;
+	struct hw_sizes sizes;
+	struct hw_nametab extra;
 	/* Only for a session made from a pid (hw_session_open). */
 	struct live {
 		struct hw_target target;
@@ -117,6 +125,97 @@ static int name_types(struct hw_session *s, struct hw_snap *snap,
 	return 0;
 }
 
+/* "dict of X" for a dict owned by an object of type owner. */
+static int row_name(struct hw_session *s, struct hw_snap *snap, const struct hw_sizes_row *r,
+		    char *name, size_t size, struct hw_err *e)
+{
+	char owner[HW_TYPENAME_MAX];
+
+	if (hw_type_name(snap, &s->layout.off, r->type_addr, name, size, e) < 0)
+		return -1;
+	if (!r->owner_addr)
+		return 0;
+	if (hw_type_name(snap, &s->layout.off, r->owner_addr, owner, sizeof owner, e) < 0)
+		return -1;
+	snprintf(name, size, "dict of %.*s", (int)(size > 9 ? size - 9 : 0), owner);
+	return 0;
+}
+
+static int cmp_row_name(const void *x, const void *y)
+{
+	return strcmp(((const struct hw_name_row *)x)->name,
+		      ((const struct hw_name_row *)y)->name);
+}
+
+/* The sizes walk's rows, named and merged by name as the census merges
+ * its counts. */
+static int name_sized(struct hw_session *s, struct hw_snap *snap,
+		      struct hw_census *c, struct hw_err *e)
+{
+	struct hw_name_row *rows = NULL, *extra = NULL;
+	char name[HW_TYPENAME_MAX];
+	size_t n, nx;
+	int rc = -1;
+
+	hw_nametab_clear(&s->names);
+	hw_nametab_clear(&s->extra);
+	hw_pool_clear(&c->pool);
+	for (size_t i = 0; i < s->sizes.cap; i++) {
+		const struct hw_sizes_row *r = &s->sizes.rows[i];
+
+		if (!r->type_addr)
+			continue;
+		if (row_name(s, snap, r, name, sizeof name, e) < 0 ||
+		    hw_nametab_add(&s->names, &c->pool, name, r->count, r->bytes, e) < 0 ||
+		    hw_nametab_add(&s->extra, &c->pool, name, r->approx, r->values_bytes, e) < 0)
+			return -1;
+	}
+	if (hw_nametab_rows(&s->names, &c->pool, HW_ORDER_COUNT, &rows, &n, e) < 0 ||
+	    hw_nametab_rows(&s->extra, &c->pool, HW_ORDER_COUNT, &extra, &nx, e) < 0)
+		goto out;
+	qsort(extra, nx, sizeof *extra, cmp_row_name);
+	free(c->types);
+	c->types = (struct hw_census_type *)calloc(n ? n : 1, sizeof *c->types);
+	if (!c->types) {
+		hw_err_set(e, HW_ENOMEM, ENOMEM, "allocating the census");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct hw_name_row key = { rows[i].name, 0, 0 };
+		const struct hw_name_row *x = bsearch(&key, extra, nx, sizeof *extra, cmp_row_name);
+
+		c->types[i] = (struct hw_census_type){ rows[i].name, rows[i].count, rows[i].bytes,
+						       x ? x->bytes : 0, x ? x->count : 0 };
+	}
+	c->ntypes = n;
+	c->sizes = 1;
+	c->bytes = s->sizes.bytes;
+	rc = 0;
+out:
+	free(rows);
+	free(extra);
+	return rc;
+}
+
+/* The sizes job: the census walk, sizing every object on the way. */
+static int sizes_run(struct hw_session *s, struct hw_census *c, struct hw_job_ctx *x,
+		     const struct hw_walk_opts *wo, struct hw_walk_stats *ws, struct hw_err *e)
+{
+	if (!s->live)
+		return hw_err_set(e, HW_EUSAGE, 0, "sizes need a session of a live process");
+	if (!s->objects) {
+		/* read the target's builtin types through this run's snap: the
+		 * pre-walk puts their pages into the plan */
+		s->objects = hw_objects_new(&s->live->target, &s->layout, x->snap, e);
+		if (!s->objects)
+			return -1;
+	}
+	if (hw_sizes_walk(s->objects, 1, x->snap, &x->layout->off, x->roots, wo,
+			  &s->tc, ws, &s->sizes, e) < 0)
+		return -1;
+	return name_sized(s, x->snap, c, e);
+}
+
 static int census_run(void *arg, struct hw_job_ctx *x, struct hw_err *e)
 {
 	struct census_job *j = arg;
@@ -130,10 +229,14 @@ static int census_run(void *arg, struct hw_job_ctx *x, struct hw_err *e)
 	wo.allow_misses = x->allow_misses;
 	hw_typecount_clear(&s->tc);
 	c->ntypes = 0;
-	if (hw_gc_walk(x->snap, &x->layout->off, x->roots, &wo, &s->tc, &ws, e) < 0)
+	c->sizes = 0;
+	if (s->opts.sizes) {
+		if (sizes_run(s, c, x, &wo, &ws, e) < 0)
+			return -1;
+	} else if (hw_gc_walk(x->snap, &x->layout->off, x->roots, &wo, &s->tc, &ws, e) < 0 ||
+		   name_types(s, x->snap, c, e) < 0) {
 		return -1;
-	if (name_types(s, x->snap, c, e) < 0)
-		return -1;
+	}
 	c->gc_objects = ws.objects;
 	c->ninterps = ws.ninterps;
 	for (unsigned i = 0; i < 4; i++)
@@ -167,6 +270,8 @@ static int session_finish(struct hw_session *s, struct hw_err *e)
 	capture_opts(&s->opts, &co);
 	hw_typecount_init(&s->tc);
 	hw_nametab_init(&s->names);
+	hw_nametab_init(&s->extra);
+	hw_sizes_init(&s->sizes);
 	s->cap = hw_capture_new(s->mem, s->stopper, &s->layout, &s->desc.roots,
 				s->opts.shared_snap, s->opts.snapshot_limit, &co, e);
 	return s->cap ? 0 : -1;
@@ -281,6 +386,9 @@ void hw_session_free(struct hw_session *s)
 	}
 	hw_typecount_fini(&s->tc);
 	hw_nametab_fini(&s->names);
+	hw_nametab_fini(&s->extra);
+	hw_sizes_fini(&s->sizes);
+	hw_objects_free(s->objects);
 	free(s);
 }
 
@@ -358,7 +466,7 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 		      struct hw_err *e)
 {
 	struct census_job j = { s, c };
-	struct hw_job job = { "census", census_run, &j };
+	struct hw_job job = { s->opts.sizes ? "sizes" : "census", census_run, &j };
 	struct hw_capture_stats st;
 	struct hw_proc_stat ps;
 	uint64_t cpu0 = cpu_ns();

@@ -65,6 +65,9 @@ static const char usage_text[] =
 "      --reader KIND        auto (default), vm (process_vm_readv) or procfs\n"
 "      --measure-floor      also time the same copy again with the target\n"
 "                           running (JSON floor_us; for benchmarks)\n"
+"  -s, --sizes              also bytes per type as sys.getsizeof counts them,\n"
+"                           with instance dicts as \"dict of CLASS\" rows\n"
+"      --sort KEY           order rows by count (default) or bytes (--sizes)\n"
 "      --leaking            objects no known object refers to, per type\n"
 "                           (objgraph's get_leaking_objects; a census of the\n"
 "                           referrer graph, see refs)\n"
@@ -236,6 +239,8 @@ static int cmd_dump(int argc, char **argv)
 		{ "measure-floor", no_argument, NULL, 'F' },
 		{ "leaking", no_argument, NULL, 'K' },
 		{ "graph-limit", required_argument, NULL, 'B' },
+		{ "sizes", no_argument, NULL, 's' },
+		{ "sort", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -244,7 +249,7 @@ static int cmd_dump(int argc, char **argv)
 	struct hw_census c1, c2;
 	struct hw_refs_opts ro;
 	struct hw_err e;
-	int json = 0, opt, rc, leaking = 0;
+	int json = 0, opt, rc, leaking = 0, by_bytes = 0;
 	long top = -1;
 	double growth = -1;
 	pid_t pid;
@@ -254,7 +259,7 @@ static int cmd_dump(int argc, char **argv)
 	hw_refs_opts_default(&ro);
 	hw_err_clear(&e);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+jn:g:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jn:g:sh", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = 1;
@@ -317,6 +322,17 @@ static int cmd_dump(int argc, char **argv)
 			if (opt_size("--graph-limit", optarg, 1u << 20, &ro.graph_limit))
 				return 2;
 			break;
+		case 's':
+			o.sizes = 1;
+			break;
+		case 'O':
+			if (strcmp(optarg, "count") == 0)
+				by_bytes = 0;
+			else if (strcmp(optarg, "bytes") == 0)
+				by_bytes = 1;
+			else
+				return usage_error("--sort: '%s' is not count or bytes", optarg);
+			break;
 		case 'h':
 			print_usage();
 			return 0;
@@ -336,6 +352,12 @@ static int cmd_dump(int argc, char **argv)
 		return usage_error("dump: '%s' is not a process id", argv[optind]);
 	if (top < 0)
 		top = json ? 0 : 20;
+	if (by_bytes && !o.sizes)
+		return usage_error("--sort bytes needs --sizes");
+	if (o.sizes && growth >= 0)
+		return usage_error("--sizes and --growth cannot be combined");
+	if (o.sizes && leaking)
+		return usage_error("dump: --sizes and --leaking do not go together%s", "");
 	if (leaking && growth >= 0)
 		return usage_error("dump: --leaking and --growth do not go together%s", "");
 	if (leaking)
@@ -369,6 +391,8 @@ static int cmd_dump(int argc, char **argv)
 			"in the process before the census\n", (int)pid, c1.python,
 			c1.layout_source);
 	if (rc == 0) {
+		if (by_bytes)
+			hw_census_sort(&c1, 1);
 		if (growth >= 0 && json)
 			hw_print_growth_json(stdout, &c1, &c2, growth, (size_t)top);
 		else if (growth >= 0)

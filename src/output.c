@@ -166,20 +166,64 @@ static int name_width(const struct hw_census *c, size_t n)
 void hw_print_table(FILE *f, const struct hw_census *c, size_t top)
 {
 	size_t n = top && top < c->ntypes ? top : c->ntypes;
-	int w = name_width(c, n);
+	int w = name_width(c, n), approx = 0;
 
 	header(f, c);
-	fprintf(f, "%-*s %12s %7s\n", w, "type", "count", "share");
+	if (c->sizes)
+		fprintf(f, "%-*s %12s %7s %14s %7s\n", w, "type", "count", "share",
+			"bytes", "share");
+	else
+		fprintf(f, "%-*s %12s %7s\n", w, "type", "count", "share");
 	for (size_t i = 0; i < n; i++) {
+		const struct hw_census_type *t = &c->types[i];
 		double share = c->gc_objects ?
-			100.0 * (double)c->types[i].count / (double)c->gc_objects : 0;
+			100.0 * (double)t->count / (double)c->gc_objects : 0;
 
-		hw_print_safe(f, c->types[i].name, w);
-		fprintf(f, " %12llu %6.1f%%\n",
-			(unsigned long long)c->types[i].count, share);
+		hw_print_safe(f, t->name, w);
+		fprintf(f, " %12llu %6.1f%%", (unsigned long long)t->count, share);
+		if (c->sizes) {
+			double bshare = c->bytes ? 100.0 * (double)t->bytes / (double)c->bytes : 0;
+
+			fprintf(f, " %c%13llu %6.1f%%", t->approx ? '~' : ' ',
+				(unsigned long long)t->bytes, bshare);
+			approx |= t->approx != 0;
+		}
+		fputc('\n', f);
 	}
 	if (n < c->ntypes)
 		fprintf(f, "(%zu more types)\n", c->ntypes - n);
+	if (c->sizes)
+		fprintf(f, "total %llu bytes%s\n", (unsigned long long)c->bytes,
+			approx ? "; ~ rows hold objects whose C __sizeof__ heapwatch does "
+				 "not reproduce (basicsize + itemsize * size counted)" : "");
+}
+
+static int cmp_bytes(const void *x, const void *y)
+{
+	const struct hw_census_type *a = x, *b = y;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+static int cmp_count(const void *x, const void *y)
+{
+	const struct hw_census_type *a = x, *b = y;
+
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+void hw_census_sort(struct hw_census *c, int by_bytes)
+{
+	if (c->ntypes)
+		qsort(c->types, c->ntypes, sizeof *c->types, by_bytes ? cmp_bytes : cmp_count);
 }
 
 static void json_num(FILE *f, const char *key, long long v, int comma)
@@ -244,11 +288,23 @@ void hw_print_json(FILE *f, const struct hw_census *c, size_t top)
 
 	fputc('{', f);
 	json_body(f, c);
+	if (c->sizes)
+		fprintf(f, ", \"bytes\": %llu", (unsigned long long)c->bytes);
 	fprintf(f, ", \"ntypes\": %zu, \"types\": [", c->ntypes);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", {\"name\": " : "{\"name\": ", f);
 		hw_json_string(f, c->types[i].name);
-		fprintf(f, ", \"count\": %llu}", (unsigned long long)c->types[i].count);
+		fprintf(f, ", \"count\": %llu", (unsigned long long)c->types[i].count);
+		if (c->sizes) {
+			fprintf(f, ", \"bytes\": %llu", (unsigned long long)c->types[i].bytes);
+			if (c->types[i].values_bytes)
+				fprintf(f, ", \"values_bytes\": %llu",
+					(unsigned long long)c->types[i].values_bytes);
+			if (c->types[i].approx)
+				fprintf(f, ", \"approx\": %llu",
+					(unsigned long long)c->types[i].approx);
+		}
+		fputc('}', f);
 	}
 	fputs("]}\n", f);
 }

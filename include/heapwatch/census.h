@@ -64,12 +64,22 @@ struct hw_census_opts {
 	int measure_floor;            /* also time the same copy again with
 					 the target running (floor_ns; for
 					 `make bench`) */
+	int sizes;                    /* also bytes per type as sys.getsizeof
+					 counts them, and "dict of X" rows
+					 (heapsizes.h; a job of kind "sizes"
+					 with its own plan).  Needs a session
+					 made by hw_session_open */
 };
 void hw_census_opts_default(struct hw_census_opts *o);
 
 struct hw_census_type {
 	const char *name;             /* points into the census's name pool */
 	uint64_t count;
+	/* with sizes (hw_census.sizes): */
+	uint64_t bytes;               /* sys.getsizeof summed, plus values_bytes */
+	uint64_t values_bytes;        /* attribute values no getsizeof counts
+					 (objects.h hw_obj_values_size) */
+	uint64_t approx;              /* objects whose size is approximate */
 };
 
 struct hw_census {
@@ -107,6 +117,9 @@ struct hw_census {
 	int partial;                  /* cut short: */
 	const char *partial_reason;   /* "pause budget reached", "walk
 					 deadline reached" (static); NULL */
+	int sizes;                    /* types carry bytes; "dict of X" rows
+					 split the dicts by owner */
+	uint64_t bytes;               /* with sizes: all rows' bytes */
 	unsigned ninterps;
 	uint64_t per_list[4];         /* gen0, gen1, gen2, permanent */
 	struct hw_census_type *types; /* sorted by count (desc), then name */
