@@ -59,8 +59,31 @@ void hw_census_init(struct hw_census *c)
 void hw_census_fini(struct hw_census *c)
 {
 	free(c->types);
+	free(c->by_name);
 	hw_pool_fini(&c->pool);
 	memset(c, 0, sizeof *c);
+}
+
+static int cmp_by_name(const void *x, const void *y)
+{
+	return strcmp((*(struct hw_census_type *const *)x)->name,
+		      (*(struct hw_census_type *const *)y)->name);
+}
+
+const struct hw_census_type *hw_census_find(const struct hw_census *c,
+					    const char *name)
+{
+	if (c->by_name) {
+		struct hw_census_type key = { name, 0, 0, 0, 0 }, *kp = &key;
+		struct hw_census_type **r = bsearch(&kp, c->by_name, c->ntypes,
+						    sizeof *c->by_name, cmp_by_name);
+
+		return r ? *r : NULL;
+	}
+	for (size_t i = 0; i < c->ntypes; i++)
+		if (strcmp(c->types[i].name, name) == 0)
+			return &c->types[i];
+	return NULL;
 }
 
 uint64_t hw_census_count(const struct hw_census *c, const char *name)
@@ -77,6 +100,7 @@ static void census_reset(struct hw_census *c)
 	struct hw_pool pool = c->pool;
 
 	free(c->types);
+	free(c->by_name);
 	memset(c, 0, sizeof *c);
 	c->pool = pool;
 	hw_pool_clear(&c->pool);
@@ -190,6 +214,16 @@ static int name_sized(struct hw_session *s, struct hw_snap *snap,
 	c->ntypes = n;
 	c->sizes = 1;
 	c->bytes = s->sizes.bytes;
+	/* an index by name, for the daemon's bytes of the types it sends */
+	free(c->by_name);
+	c->by_name = malloc((n ? n : 1) * sizeof *c->by_name);
+	if (!c->by_name) {
+		hw_err_set(e, HW_ENOMEM, ENOMEM, "indexing the census");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		c->by_name[i] = &c->types[i];
+	qsort(c->by_name, n, sizeof *c->by_name, cmp_by_name);
 	rc = 0;
 out:
 	free(rows);

@@ -376,6 +376,7 @@ static void take_sample(struct daemon *d, struct target_state *t,
 		o.max_pause_ns = d->st.cfg.max_pause_ns;
 		o.snapshot_limit = d->st.cfg.snapshot_limit;
 		o.shared_snap = d->st.snap;
+		o.sizes = d->st.cfg.sizes;
 		/* A target in a long collection is sampled next interval
 		 * rather than holding up the others. */
 		o.busy_retries = 3;

@@ -222,6 +222,8 @@ static int cmp_count(const void *x, const void *y)
 
 void hw_census_sort(struct hw_census *c, int by_bytes)
 {
+	free(c->by_name);      /* points at rows that are about to move */
+	c->by_name = NULL;
 	if (c->ntypes)
 		qsort(c->types, c->ntypes, sizeof *c->types, by_bytes ? cmp_bytes : cmp_count);
 }

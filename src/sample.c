@@ -189,6 +189,8 @@ int hw_sample_aggregate(const struct hw_sample *const *samples, size_t n,
 	for (size_t i = 0; i < t; i++) {
 		if (m > 0 && strcmp(scratch[m - 1].name, scratch[i].name) == 0) {
 			scratch[m - 1].count += scratch[i].count;
+			scratch[m - 1].bytes += scratch[i].bytes;
+			scratch[m - 1].has_bytes |= scratch[i].has_bytes;
 			continue;
 		}
 		if (m != i)

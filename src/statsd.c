@@ -307,6 +307,19 @@ int hw_statsd_format_sample(const struct hw_statsd_config *c,
 	for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
 		char name[HW_SAMPLE_NAME_MAX];
 
+		if (!s->types[i].has_bytes)
+			continue;
+		memcpy(name, s->types[i].name, sizeof name);
+		name[sizeof name - 1] = '\0';
+		memcpy(metric, "bytes.", 6);
+		hw_statsd_sanitize(name, metric + 6, sizeof metric - 6);
+		len = render(c, target, pid, slot, metric, s->types[i].bytes, line);
+		if (len && (rc = fn(arg, line, len)) != 0)
+			return rc;
+	}
+	for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
+		char name[HW_SAMPLE_NAME_MAX];
+
 		if (!s->types[i].has_growth)
 			continue;
 		memcpy(name, s->types[i].name, sizeof name);

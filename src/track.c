@@ -173,6 +173,14 @@ void hw_proc_track_sample(struct hw_proc_track *pt, struct hw_target_track *tt,
 			ty->count = hw_select_count(sel, i);
 			ty->has_growth = pt->trend && hw_proc_trend_growth(pt->trend, i, &g);
 			ty->growth_per_hour = ty->has_growth ? rate(g) : 0;
+			if (c->sizes) {   /* `sizes: true`: its bytes too */
+				const struct hw_census_type *ct = hw_census_find(c, ty->name);
+
+				ty->bytes = ct ? ct->bytes : 0;
+				ty->has_bytes = ct != NULL;
+			} else {
+				ty->has_bytes = 0;
+			}
 		}
 	}
 	tt->cpu_ns += cpu_now() - t0;
@@ -212,6 +220,8 @@ static size_t merge_types(struct hw_target_track *tt,
 					break;
 			if (tt->mtab[at]) {
 				tt->merged[tt->mtab[at] - 1].count += s->types[k].count;
+				tt->merged[tt->mtab[at] - 1].bytes += s->types[k].bytes;
+				tt->merged[tt->mtab[at] - 1].has_bytes |= s->types[k].has_bytes;
 				continue;
 			}
 			if (m == tt->merged_cap)
@@ -219,6 +229,8 @@ static size_t merge_types(struct hw_target_track *tt,
 			memcpy(tt->merged[m].name, name, sizeof tt->merged[m].name);
 			tt->merged[m].name[sizeof tt->merged[m].name - 1] = '\0';
 			tt->merged[m].count = s->types[k].count;
+			tt->merged[m].bytes = s->types[k].bytes;
+			tt->merged[m].has_bytes = s->types[k].has_bytes;
 			tt->mtab[at] = (uint32_t)++m;
 		}
 	}
@@ -227,6 +239,18 @@ static size_t merge_types(struct hw_target_track *tt,
 		tt->input[i].count = tt->merged[i].count;
 	}
 	return m;
+}
+
+/* The round's merged row of a name (merge_types), or NULL. */
+static const struct hw_sample_type *merged_find(const struct hw_target_track *tt,
+						const char *name)
+{
+	const uint32_t mask = tt->mtab_cap - 1;
+
+	for (uint32_t at = (uint32_t)hash_name(name) & mask; tt->mtab[at]; at = (at + 1) & mask)
+		if (strcmp(tt->merged[tt->mtab[at] - 1].name, name) == 0)
+			return &tt->merged[tt->mtab[at] - 1];
+	return NULL;
 }
 
 void hw_target_track_round(struct hw_target_track *tt, const char *target,
@@ -268,6 +292,12 @@ void hw_target_track_round(struct hw_target_track *tt, const char *target,
 			ty->has_growth = hw_target_trend_growth(tt->trend, tt->live, nl,
 								ty->name, &g);
 			ty->growth_per_hour = ty->has_growth ? rate(g) : 0;
+			{   /* `sizes: true`: the processes' bytes summed */
+				const struct hw_sample_type *mt = merged_find(tt, ty->name);
+
+				ty->has_bytes = mt && mt->has_bytes;
+				ty->bytes = ty->has_bytes ? mt->bytes : 0;
+			}
 		}
 	}
 	tt->held_back = held;

@@ -120,6 +120,7 @@ struct hw_census {
 	int sizes;                    /* types carry bytes; "dict of X" rows
 					 split the dicts by owner */
 	uint64_t bytes;               /* with sizes: all rows' bytes */
+	struct hw_census_type **by_name; /* with sizes: rows sorted by name */
 	unsigned ninterps;
 	uint64_t per_list[4];         /* gen0, gen1, gen2, permanent */
 	struct hw_census_type *types; /* sorted by count (desc), then name */
@@ -130,6 +131,11 @@ void hw_census_init(struct hw_census *c);
 void hw_census_fini(struct hw_census *c);
 /* Count of the type with this name, 0 if absent. */
 uint64_t hw_census_count(const struct hw_census *c, const char *name);
+/* The row of the type with this name, or NULL: a binary search when
+ * the census was taken with sizes (rows indexed by name), else a scan.
+ * Borrowed: valid until the census is reset or freed. */
+const struct hw_census_type *hw_census_find(const struct hw_census *c,
+					    const char *name);
 
 /* What a census needs to know of its target: no live process needed. */
 struct hw_target_desc {

@@ -145,6 +145,7 @@ struct hw_config {
 	unsigned ring_capacity;      /* 1..1000000 samples */
 	uint64_t max_pause_ns;       /* 1ms..60s */
 	uint64_t snapshot_limit;     /* 1MiB..1TiB */
+	bool sizes;                  /* census bytes per type too (bytes.*) */
 	enum hw_log_level log_level;
 	struct hw_statsd_config statsd;
 	struct hw_history_config history;

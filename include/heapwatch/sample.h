@@ -24,6 +24,9 @@ struct hw_sample_type {
 	int64_t growth_per_hour;   /* Theil-Sen slope of its valleys, objects
 				      per hour; valid if has_growth */
 	int has_growth;
+	uint64_t bytes;            /* sys.getsizeof summed (`sizes: true`);
+				      valid if has_bytes */
+	int has_bytes;
 };
 
 struct hw_sample {
