@@ -15,7 +15,7 @@ trap 'exec 7>&-; kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; r
 i=0
 until grep -q ready "$dir/out"; do i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done
 rc=0
-for args in "dump --json" "dump --mode stopped" "dump --growth 0 --top 5"; do
+for args in "dump --json" "dump --mode stopped" "dump --growth 0 --top 5" "dump --sizes --sort bytes"; do
 	# shellcheck disable=SC2086
 	valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
 		--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
@@ -29,4 +29,4 @@ done
 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	"$HW" check-config --dump conf/heapwatch.yaml > /dev/null
 echo "ok   valgrind heapwatch check-config --dump"
-echo "4 passed, 0 failed"
+echo "5 passed, 0 failed"

@@ -16,7 +16,9 @@ try:
     py = t.count()
     d = diff_counts(hw, py)
     print("ok   ASan+UBSan heapwatch dump: %d objects, %d differences" % (hw["gc_objects"], len(d)))
-    sys.exit(1 if d else 0)
+    hs = dump_json(t.pid, "--sizes")   # the object model on every object
+    print("ok   ASan+UBSan heapwatch dump --sizes: %d objects, %d bytes" % (hs["gc_objects"], hs["bytes"]))
+    sys.exit(1 if d or not hs["bytes"] else 0)
 finally:
     t.close()
 PYEOF
