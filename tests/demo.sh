@@ -40,14 +40,14 @@ echo "== heapwatch dump --growth 2 $pid"
 "$HW" dump --growth 2 --top 8 "$pid"
 
 echo
-echo "== heapwatch daemon for 8 s (statsd need not listen: every sample also goes"
+echo "== heapwatch daemon for 8 s (no statsd listens: every sample also goes"
 echo "   to the local history; trend buckets of 1 s for a quick verdict), then"
 echo "   heapwatch report --text"
 cat > "$dir/heapwatch.yaml" <<EOF
 interval: 200ms
 flush_interval: 1s
 top_types: 10
-log_level: warning
+log_level: error
 statsd:
   host: 127.0.0.1
   port: 9
