@@ -22,6 +22,7 @@ struct hw_capture {
 	const struct hw_gcroots *roots;
 	struct hw_snap *snap;
 	int own_snap;
+	uint64_t snapshot_limit;   /* 0: none */
 	struct hw_capture_opts opts;
 	struct plan plans[HW_CAPTURE_KINDS];
 };
@@ -103,6 +104,7 @@ struct hw_capture *hw_capture_new(struct hw_mem *m, struct hw_stopper *st,
 	c->stopper = st;
 	c->layout = l;
 	c->roots = r;
+	c->snapshot_limit = snapshot_limit;
 	if (o)
 		c->opts = *o;
 	else
@@ -165,6 +167,25 @@ const struct hw_pageset *hw_capture_plan(const struct hw_capture *c,
 	const struct plan *p = find_plan(c, kind);
 
 	return p ? &p->pages : NULL;
+}
+
+int hw_capture_seed(struct hw_capture *c, const char *kind,
+		    const struct hw_pageset *ps, struct hw_err *e)
+{
+	struct plan *p;
+
+	if (c->snapshot_limit && hw_pageset_bytes(ps) > c->snapshot_limit)
+		return hw_err_set(e, HW_ELIMIT, 0, "a plan of %llu bytes is over the "
+				  "snapshot limit", (unsigned long long)hw_pageset_bytes(ps));
+	if (!(p = plan_for(c, kind, e)))
+		return -1;
+	hw_pageset_clear(&p->pages);
+	if (hw_pageset_merge(&p->pages, ps, e) < 0) {
+		hw_pageset_clear(&p->pages);
+		return -1;
+	}
+	hw_pageset_normalize(&p->pages);
+	return 0;
 }
 
 void hw_capture_forget(struct hw_capture *c)

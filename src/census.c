@@ -9,6 +9,7 @@
 
 #include "heapwatch/heapsizes.h"
 #include "heapwatch/objects.h"
+#include "heapwatch/proc.h"
 #include "heapwatch/target.h"
 #include "heapwatch/typename.h"
 
@@ -494,6 +495,87 @@ int hw_session_capture(struct hw_session *s, const struct hw_job *job,
 		return name_pid(s, e);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* a plan from the resident pages */
+
+/* Beyond this much writable address space, reading pagemap costs more
+ * than it saves (8 bytes a page). */
+#define SEED_MAX_SPAN (16ull << 30)
+
+struct seed {
+	struct hw_pageset ps;
+	uint64_t bytes, max;
+};
+
+static int seed_run(void *arg, uint64_t start, uint64_t end, struct hw_err *e)
+{
+	struct seed *sd = arg;
+
+	sd->bytes += end - start;
+	if (sd->bytes > sd->max)
+		return hw_err_set(e, HW_ELIMIT, 0, "more than %llu resident bytes",
+				  (unsigned long long)sd->max);
+	return hw_pageset_add(&sd->ps, start, end - start, e);
+}
+
+/* Mappings a job reads: private, readable and not code (the heap, the
+ * anonymous arenas, the .data and .bss of the interpreter and its
+ * extensions, their read-only data: type names, static strings); not a
+ * device's. */
+static int seed_map(const struct hw_map *m)
+{
+	return m->r && !m->x && m->p && strncmp(m->path, "/dev/", 5) != 0 &&
+	       strcmp(m->path, "[vvar]") != 0 && strcmp(m->path, "[vsyscall]") != 0;
+}
+
+int hw_session_seed_resident(struct hw_session *s, const char *kind,
+			     uint64_t max_bytes, struct hw_err *e)
+{
+	struct hw_maps maps = { NULL, 0 };
+	struct seed sd;
+	struct hw_err tmp;
+	uint64_t span = 0;
+	int rc = 0;
+
+	if (!s->live)
+		return 0;
+	memset(&sd, 0, sizeof sd);
+	hw_pageset_init(&sd.ps);
+	sd.max = max_bytes;
+	if (s->opts.snapshot_limit && s->opts.snapshot_limit < sd.max)
+		sd.max = s->opts.snapshot_limit;
+	hw_err_clear(&tmp);
+	if (hw_proc_maps(s->desc.pid, &maps, &tmp) < 0) {
+		rc = tmp.code == HW_ENOMEM ? -1 : 0;
+		goto out;
+	}
+	for (size_t i = 0; i < maps.n; i++)
+		if (seed_map(&maps.v[i]))
+			span += maps.v[i].end - maps.v[i].start;
+	if (span > SEED_MAX_SPAN)
+		goto out;
+	for (size_t i = 0; i < maps.n; i++) {
+		if (!seed_map(&maps.v[i]))
+			continue;
+		if (hw_proc_resident(s->desc.pid, maps.v[i].start, maps.v[i].end,
+				     seed_run, &sd, &tmp) < 0) {
+			rc = tmp.code == HW_ENOMEM ? -1 : 0;
+			goto out;
+		}
+	}
+	hw_pageset_normalize(&sd.ps);
+	if (sd.ps.n && hw_capture_seed(s->cap, kind, &sd.ps, &tmp) == 0)
+		rc = 1;
+	else if (sd.ps.n && tmp.code == HW_ENOMEM)
+		rc = -1;
+out:
+	if (rc < 0)
+		hw_err_copy(e, &tmp);
+	hw_maps_fini(&maps);
+	hw_pageset_fini(&sd.ps);
+	return rc;
 }
 
 int hw_session_census(struct hw_session *s, struct hw_census *c,

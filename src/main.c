@@ -416,6 +416,11 @@ static int cmd_dump(int argc, char **argv)
 
 /* Take the referrer graph of pid through a capture; on success *job
  * holds the answers (free with hw_refs_free) and m the figures. */
+/* Largest copy of the whole resident heap `refs` takes instead of a
+ * pre-walk: beyond it the copy would stop the target longer than the
+ * pre-walk costs in CPU. */
+#define REFS_SEED_MAX (256ull << 20)
+
 static int take_refs(pid_t pid, const struct hw_census_opts *o,
 		     const struct hw_refs_opts *ro, struct hw_refs **job,
 		     struct hw_refs_meta *m, struct hw_err *e)
@@ -440,6 +445,11 @@ static int take_refs(pid_t pid, const struct hw_census_opts *o,
 	if (!(*job = hw_refs_new(ro, objects, t->interp_head_addr, e)))
 		goto out;
 	hw_refs_job(*job, &j);
+	/* The graph reads nearly every page of the heap: copying the resident
+	 * writable memory whole costs about the same pause as a learnt plan
+	 * and spares the pre-walk, a second run of the whole job. */
+	if (hw_session_seed_resident(s, j.kind, REFS_SEED_MAX, e) < 0)
+		goto out;
 	if (hw_session_capture(s, &j, &st, e) < 0)
 		goto out;
 	snprintf(python, sizeof python, "%s", t->version);

@@ -366,6 +366,59 @@ void hw_maps_fini(struct hw_maps *m)
 	m->n = 0;
 }
 
+int hw_proc_resident(pid_t pid, uint64_t start, uint64_t end,
+		     int (*fn)(void *arg, uint64_t s, uint64_t t, struct hw_err *e),
+		     void *arg, struct hw_err *e)
+{
+	enum { CHUNK = 4096 };      /* pagemap entries a read */
+	const uint64_t page = 4096;
+	uint64_t *ent = NULL, run = 0, a = start & ~(page - 1);
+	char path[64];
+	int fd, rc = -1, in = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/pagemap", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return proc_fail(e, "pagemap", errno);
+	if (!(ent = malloc(CHUNK * sizeof *ent))) {
+		hw_err_set(e, HW_ENOMEM, ENOMEM, "reading pagemap");
+		goto out;
+	}
+	while (a < end) {
+		uint64_t n = (end - a + page - 1) / page;
+		ssize_t got;
+
+		if (n > CHUNK)
+			n = CHUNK;
+		got = pread(fd, ent, n * sizeof *ent, (off_t)(a / page * sizeof *ent));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || got % (ssize_t)sizeof *ent) {
+			proc_fail(e, "pagemap", got < 0 ? errno : EIO);
+			goto out;
+		}
+		n = (uint64_t)got / sizeof *ent;
+		for (uint64_t i = 0; i < n; i++, a += page) {
+			int held = (ent[i] >> 62) & 3;   /* present or swapped */
+
+			if (held && !in) {
+				run = a;
+				in = 1;
+			} else if (!held && in) {
+				in = 0;
+				if (fn(arg, run, a, e) < 0)
+					goto out;
+			}
+		}
+	}
+	if (in && fn(arg, run, a, e) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(ent);
+	close(fd);
+	return rc;
+}
+
 const struct hw_map *hw_maps_find(const struct hw_maps *m, uint64_t addr)
 {
 	size_t lo = 0, hi = m->n;

@@ -7,9 +7,12 @@
  * sees is consistent while the target is stopped as briefly as possible:
  *
  *   1. plan: the pages this kind of job read the last time it succeeded
- *      on this capture, or, the first time, the pages touched by a
- *      *pre-walk*: the job run over the running target through a live
- *      snap (racy: its errors are ignored, only the pages count);
+ *      on this capture, or a plan its caller seeded (hw_capture_seed:
+ *      e.g. every resident page of the target's writable mappings, when
+ *      copying those costs less than learning a plan), or, the first
+ *      time, the pages touched by a *pre-walk*: the job run over the
+ *      running target through a live snap (racy: its errors are
+ *      ignored, only the pages count);
  *   2. stop every thread (the stopper), copy the plan in bulk, resume;
  *   3. run the job over the copy (offline: a read of a page the copy
  *      lacks fails with HW_EMISS);
@@ -206,6 +209,15 @@ int hw_capture_floor(struct hw_capture *c, const char *kind, uint64_t *ns,
 /* The capture's snap over its reader, emptied and in live mode (for reads
  * outside a run).  Borrowed: the next run empties it again. */
 struct hw_snap *hw_capture_live_snap(struct hw_capture *c);
+
+/* Give kind a plan before its first run, so that it needs no pre-walk:
+ * ps (borrowed, copied) replaces what kind had.  Any set of pages will
+ * do for exactness (a page the job lacks is a miss, copied on the next
+ * attempt); a good seed holds every page the job reads.  0, or -1 with
+ * HW_ENOMEM, or HW_ELIMIT (more than HW_CAPTURE_KINDS kinds, or ps
+ * larger than the snapshot limit: the plan is left as it was). */
+int hw_capture_seed(struct hw_capture *c, const char *kind,
+		    const struct hw_pageset *ps, struct hw_err *e);
 
 /* Forget every plan (the next run of each kind pre-walks). */
 void hw_capture_forget(struct hw_capture *c);

@@ -184,4 +184,16 @@ int hw_session_census(struct hw_session *s, struct hw_census *c,
 int hw_session_capture(struct hw_session *s, const struct hw_job *job,
 		       struct hw_capture_stats *st, struct hw_err *e);
 
+/* Seed kind's plan (hw_capture_seed) with every resident page (in RAM or
+ * swap) of the live target's private, readable, non-code mappings (its
+ * heap, arenas, data and read-only data), when those total
+ * at most max_bytes and fit the snapshot limit: a job that reads most of
+ * the heap (the referrer graph) then needs no pre-walk, for a copy about
+ * as large as the plan a pre-walk would learn.  Returns 1 if seeded, 0 if
+ * not (a session without a live target, more than max_bytes, pagemap not
+ * readable: the job pre-walks as before), -1 with e filled only when
+ * memory ran out. */
+int hw_session_seed_resident(struct hw_session *s, const char *kind,
+			     uint64_t max_bytes, struct hw_err *e);
+
 #endif

@@ -86,6 +86,15 @@ void hw_maps_fini(struct hw_maps *m);
  * leaves it. */
 const struct hw_map *hw_maps_find(const struct hw_maps *m, uint64_t addr);
 
+/* The pages of [start, end) (page aligned) that hold memory now, in RAM
+ * or in swap (/proc/PID/pagemap, bits 63 and 62; needs ptrace access):
+ * fn(arg, s, t) is called once for each maximal run [s, t) of them, in
+ * ascending order, and may return -1 to stop (that is returned).
+ * 0, or -1 with HW_ENOPROC, HW_EPERM or HW_ESYS; e may be filled by fn. */
+int hw_proc_resident(pid_t pid, uint64_t start, uint64_t end,
+		     int (*fn)(void *arg, uint64_t s, uint64_t t, struct hw_err *e),
+		     void *arg, struct hw_err *e);
+
 /* Command line with NULs turned into spaces (trailing NULs and spaces, as
  * setproctitle leaves them, dropped), capped at size-1 bytes and always
  * NUL-terminated when size > 0.  Returns its length (0 for a kernel thread

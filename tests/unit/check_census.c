@@ -678,6 +678,72 @@ START_TEST(test_engine_plan_and_kinds)
 }
 END_TEST
 
+/* A seeded plan spares the pre-walk; any seed gives the exact answer
+ * (what it lacks is missed and copied), and a seed over the snapshot
+ * limit is refused. */
+START_TEST(test_engine_seeded_plan)
+{
+	struct fx f;
+	struct hw_capture *cap;
+	struct hw_capture_stats st;
+	struct xjob j;
+	struct xarg a;
+	struct hw_job xj = { "seeded", xrun, &a };
+	struct hw_pageset ps;
+
+	fx_heap(&f, 4 << 20, 3000);
+	add_payloads(&f);
+	memset(&j, 0, sizeof j);
+	a.j = &j;
+	hw_typecount_init(&a.tc);
+	hw_pageset_init(&ps);
+	cap = hw_capture_new(f.m, &f.ts.base, &f.l, &f.d.roots, NULL, 8 << 20, NULL, &f.e);
+	ck_assert_ptr_nonnull(cap);
+	/* the whole heap: one copy, no pre-walk, no miss */
+	ck_assert_int_eq(hw_pageset_add(&ps, SYNTH_BASE, f.h.used, &f.e), 0);
+	hw_pageset_normalize(&ps);
+	ck_assert_int_eq(hw_capture_seed(cap, "seeded", &ps, &f.e), 0);
+	ck_assert_uint_eq(hw_pageset_bytes(hw_capture_plan(cap, "seeded")),
+			  hw_pageset_bytes(&ps));
+	ck_assert_msg(hw_capture_run(cap, &xj, &st, &f.e) == 0, "job: %s", f.e.msg);
+	ck_assert_int_eq(st.prewalk, 0);
+	ck_assert_uint_eq(j.runs[HW_PHASE_PLAN], 0);
+	ck_assert_uint_eq(j.runs[HW_PHASE_COPY], 1);
+	ck_assert_uint_eq(st.attempts, 1);
+	ck_assert_uint_eq(st.misses, 0);
+	ck_assert_uint_eq(st.plan_bytes, hw_pageset_bytes(&ps));
+	ck_assert_uint_eq(j.objects, 3000);
+	/* the plan is now what the run read: no more than the seed */
+	ck_assert_uint_le(hw_pageset_bytes(hw_capture_plan(cap, "seeded")),
+			  hw_pageset_bytes(&ps));
+	/* one page of it: misses, copied on the next attempts, exact */
+	hw_pageset_clear(&ps);
+	ck_assert_int_eq(hw_pageset_add(&ps, SYNTH_BASE, HW_SNAP_PAGE, &f.e), 0);
+	hw_pageset_normalize(&ps);
+	ck_assert_int_eq(hw_capture_seed(cap, "seeded", &ps, &f.e), 0);
+	memset(&j, 0, sizeof j);
+	ck_assert_msg(hw_capture_run(cap, &xj, &st, &f.e) == 0, "job: %s", f.e.msg);
+	ck_assert_int_eq(st.prewalk, 0);
+	ck_assert_uint_eq(j.runs[HW_PHASE_PLAN], 0);
+	ck_assert_uint_gt(st.misses, 0);
+	ck_assert_uint_eq(j.objects, 3000);
+	/* over the snapshot limit: refused, the plan kept */
+	hw_pageset_clear(&ps);
+	ck_assert_int_eq(hw_pageset_add(&ps, SYNTH_BASE, 16 << 20, &f.e), 0);
+	hw_pageset_normalize(&ps);
+	ck_assert_int_eq(hw_capture_seed(cap, "other", &ps, &f.e), -1);
+	ck_assert_int_eq(f.e.code, HW_ELIMIT);
+	ck_assert_ptr_null(hw_capture_plan(cap, "other"));
+	hw_capture_free(cap);
+	/* a session without a live target seeds nothing */
+	fx_session(&f);
+	ck_assert_int_eq(hw_session_seed_resident(f.s, "refs", 1 << 30, &f.e), 0);
+	hw_pageset_fini(&ps);
+	hw_typecount_fini(&a.tc);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(test_names_table)
 {
 	struct hw_pool p;
@@ -742,6 +808,7 @@ int main(void)
 	tcase_add_test(tc, test_job_fails_copy);
 	tcase_add_test(tc, test_job_fails_stopped);
 	tcase_add_test(tc, test_engine_plan_and_kinds);
+	tcase_add_test(tc, test_engine_seeded_plan);
 	tcase_add_test(tc, test_names_table);
 	suite_add_tcase(s, tc);
 	return hw_run_suite(s);

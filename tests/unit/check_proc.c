@@ -225,6 +225,44 @@ START_TEST(test_maps)
 }
 END_TEST
 
+static int add_run(void *arg, uint64_t s, uint64_t t, struct hw_err *e)
+{
+	uint64_t *v = arg;
+
+	(void)e;
+	ck_assert_uint_lt(v[0], 8);
+	v[1 + 2 * v[0]] = s;
+	v[2 + 2 * v[0]] = t;
+	v[0]++;
+	return 0;
+}
+
+/* pagemap: the pages we touched, and only those, in maximal runs */
+START_TEST(test_resident)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *m = mmap(NULL, 16 * (size_t)pg, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t v[17] = { 0 }, a = (uint64_t)(uintptr_t)m;
+	struct hw_err e;
+
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	for (int i = 0; i < 4; i++)
+		m[i * pg] = 1;
+	m[9 * pg + 5] = 1;
+	ck_assert_int_eq(hw_proc_resident(getpid(), a, a + 16 * (uint64_t)pg, add_run, v, &e), 0);
+	ck_assert_uint_eq(v[0], 2);
+	ck_assert_uint_eq(v[1], a);
+	ck_assert_uint_eq(v[2], a + 4 * (uint64_t)pg);
+	ck_assert_uint_eq(v[3], a + 9 * (uint64_t)pg);
+	ck_assert_uint_eq(v[4], a + 10 * (uint64_t)pg);
+	munmap(m, 16 * (size_t)pg);
+	/* gone: no such process */
+	ck_assert_int_eq(hw_proc_resident(nonexistent_pid(), a, a + (uint64_t)pg, add_run, v, &e), -1);
+	ck_assert_int_eq(e.code, HW_ENOPROC);
+}
+END_TEST
+
 START_TEST(test_mem)
 {
 	struct hw_proc_mem m;
@@ -540,6 +578,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_cmdline);
 	tcase_add_test(tc, test_maps);
 	tcase_add_test(tc, test_mem);
+	tcase_add_test(tc, test_resident);
 	tcase_add_test(tc, test_children);
 	tcase_add_test(tc, test_tasks);
 	tcase_add_test(tc, test_list);
