@@ -21,7 +21,7 @@ struct node {
 struct page {
 	uint64_t page;                    /* addr >> PAGE_SHIFT */
 	uint32_t base;                    /* id of its first node */
-	uint32_t pad;
+	uint16_t before[PAGE_WORDS];      /* nodes in bits[0 .. w) */
 	uint64_t bits[PAGE_WORDS];        /* granules holding a node */
 };
 
@@ -396,6 +396,16 @@ int hw_refgraph_index(struct hw_refgraph *g, struct hw_err *e)
 		p = &g->pages[g->npages - 1];
 		p->bits[gr / 64] |= 1ull << (gr % 64);
 	}
+	/* each word's rank within its page, so that a lookup counts the
+	 * bits of one word only */
+	for (size_t k = 0; k < g->npages; k++) {
+		unsigned sum = 0;
+
+		for (unsigned w = 0; w < PAGE_WORDS; w++) {
+			g->pages[k].before[w] = (uint16_t)sum;
+			sum += popcount64(g->pages[k].bits[w]);
+		}
+	}
 	{
 		size_t nc = 16;
 
@@ -439,9 +449,7 @@ uint32_t hw_refgraph_find(const struct hw_refgraph *g, uint64_t addr)
 	w = gr / 64;
 	if (!(p->bits[w] >> (gr % 64) & 1))
 		return HW_RG_NONE;
-	rank = p->base;
-	for (unsigned k = 0; k < w; k++)
-		rank += (uint32_t)popcount64(p->bits[k]);
+	rank = p->base + p->before[w];
 	rank += (uint32_t)popcount64(p->bits[w] & ((1ull << (gr % 64)) - 1));
 	return rank;
 }
@@ -477,7 +485,8 @@ long hw_refgraph_add_edges(struct hw_refgraph *g, uint32_t from,
 		if (g->nfwd >= HW_RG_MAX_EDGES)
 			return hw_err_set(e, HW_ELIMIT, 0, "more than %u references",
 					  HW_RG_MAX_EDGES);
-		if (reserve(g, (void **)&g->fwd_dst, &g->fwd_cap, g->nfwd + 1,
+		if (g->nfwd == g->fwd_cap &&
+		    reserve(g, (void **)&g->fwd_dst, &g->fwd_cap, g->nfwd + 1,
 			    sizeof *g->fwd_dst, "edges", e) < 0)
 			return -1;
 		g->fwd_dst[g->nfwd++] = to;

@@ -162,6 +162,8 @@ struct slab {
 	size_t size, used;
 };
 
+#define RECENT 256         /* slots of the recent-page cache */
+
 struct hw_snap {
 	struct hw_mem *mem;
 	int live;
@@ -175,6 +177,10 @@ struct hw_snap {
 	struct hw_pageset spill;   /* touched pages of evicted entries */
 	uint64_t last_key;
 	char *last_data;
+	/* pages found lately, by the low bits of their number: most reads
+	 * that leave the last page go back to one of a few (a type, a
+	 * dict's keys) */
+	struct recent { uint64_t key; char *data; } recent[RECENT];
 	struct hw_snap_stats st;
 	struct hw_mem_seg *segs;   /* planned pieces of a fill */
 	size_t nseg, segcap, ncopied;
@@ -325,6 +331,14 @@ void hw_snap_free(struct hw_snap *s)
 	free(s);
 }
 
+/* The page table is about to change what a page holds. */
+static void forget_recent(struct hw_snap *s)
+{
+	s->last_key = 0;
+	s->last_data = NULL;
+	memset(s->recent, 0, sizeof s->recent);
+}
+
 static void drop_pages(struct hw_snap *s)
 {
 	if (s->tabn)
@@ -334,8 +348,7 @@ static void drop_pages(struct hw_snap *s)
 		s->slabs[i].used = 0;
 	s->cur = 0;
 	s->held = 0;
-	s->last_key = 0;
-	s->last_data = NULL;
+	forget_recent(s);
 }
 
 void hw_snap_reset(struct hw_snap *s, int live)
@@ -412,9 +425,16 @@ static char *page_data(struct hw_snap *s, uint64_t page, uint64_t addr,
 		       struct hw_err *e)
 {
 	struct pent *pe;
+	struct recent *rc;
 
 	if (s->last_key == (page | 1))
 		return s->last_data;
+	rc = &s->recent[(page / PAGE) & (RECENT - 1)];
+	if (rc->key == (page | 1)) {
+		s->last_key = page | 1;
+		s->last_data = rc->data;
+		return rc->data;
+	}
 	pe = lookup(s, page);
 	if (pe && (pe->flags & PE_ABSENT))
 		pe = NULL;
@@ -441,17 +461,16 @@ static char *page_data(struct hw_snap *s, uint64_t page, uint64_t addr,
 			   (unsigned long long)addr);
 		return NULL;
 	}
-	s->last_key = page | 1;
-	s->last_data = pe->data;
+	s->last_key = rc->key = page | 1;
+	s->last_data = rc->data = pe->data;
 	return pe->data;
 }
 
-int hw_snap_read(struct hw_snap *s, uint64_t addr, void *dst, size_t len,
-		 struct hw_err *e)
+static int read_pages(struct hw_snap *s, uint64_t addr, void *dst, size_t len,
+		      struct hw_err *e)
 {
 	char *out = dst;
 
-	s->st.reads++;
 	if (addr + len < addr)
 		return hw_err_set(e, HW_EIO, EFAULT, "reading 0x%llx",
 				  (unsigned long long)addr);
@@ -471,10 +490,31 @@ int hw_snap_read(struct hw_snap *s, uint64_t addr, void *dst, size_t len,
 	return 0;
 }
 
+/* Most reads fall in the page the last one used (an object's fields one
+ * after another): served without the page table or the loop. */
+static inline int read_fast(struct hw_snap *s, uint64_t addr, void *dst,
+			    size_t len, struct hw_err *e)
+{
+	uint64_t page = addr & PAGE_MASK;
+
+	s->st.reads++;
+	if (s->last_key == (page | 1) && len <= PAGE - (addr - page)) {
+		memcpy(dst, s->last_data + (addr - page), len);
+		return 0;
+	}
+	return read_pages(s, addr, dst, len, e);
+}
+
+int hw_snap_read(struct hw_snap *s, uint64_t addr, void *dst, size_t len,
+		 struct hw_err *e)
+{
+	return read_fast(s, addr, dst, len, e);
+}
+
 int hw_snap_read_u64(struct hw_snap *s, uint64_t addr, uint64_t *out,
 		     struct hw_err *e)
 {
-	return hw_snap_read(s, addr, out, sizeof *out, e);
+	return read_fast(s, addr, out, sizeof *out, e);
 }
 
 int hw_snap_fill_prepare(struct hw_snap *s, const struct hw_pageset *ps,
@@ -484,6 +524,7 @@ int hw_snap_fill_prepare(struct hw_snap *s, const struct hw_pageset *ps,
 
 	s->nseg = 0;
 	s->ncopied = 0;
+	forget_recent(s);
 	if (s->limit && total > s->limit)
 		return hw_err_set(e, HW_ELIMIT, 0,
 				  "snapshot of %llu bytes exceeds its limit of %llu bytes",
@@ -640,6 +681,7 @@ int hw_snap_fill_copy(struct hw_snap *s, uint64_t deadline_ns, struct hw_err *e)
 
 void hw_snap_fill_finish(struct hw_snap *s)
 {
+	forget_recent(s);
 	for (size_t i = 0; i < s->ncopied; i++) {
 		for (uint64_t p = 0; p < s->segs[i].len; p += PAGE) {
 			struct pent *pe = lookup(s, s->segs[i].addr + p);
