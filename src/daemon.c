@@ -45,6 +45,7 @@ struct proc_slot {
 	struct hw_session *sess;
 	uint64_t retry_at_ns;       /* don't try before (0: now) */
 	enum hw_code logged;        /* last error code logged for it */
+	int layout_logged;          /* its Python and layout said once */
 	int seen;                   /* still named by the target this round */
 	struct hw_proc_track track; /* its selection, trend and verdict */
 	int64_t rss, pss;           /* of its last sample, -1 unknown */
@@ -356,6 +357,32 @@ static void note_detach(struct daemon *d, const struct target_state *t,
 	       c->detach_error[0] ? c->detach_error : "no detail");
 }
 
+/* Once per process, after its first census: which CPython, which layout
+ * source, what the other sources said, and a version no table was made
+ * for (as `heapwatch dump` prints them). */
+static void note_layout(const struct target_state *t, struct proc_slot *p,
+			const struct hw_census *c)
+{
+	if (p->layout_logged)
+		return;
+	p->layout_logged = 1;
+	hw_log(HW_LOG_INFO, "target '%s': pid %d: CPython %s, layout from %s",
+	       t->cfg->name, (int)p->id.pid, c->python, c->layout_source);
+	for (const char *n = c->layout_notes; *n;) {
+		int len = (int)strcspn(n, "\n");
+
+		hw_log(HW_LOG_NOTICE, "target '%s': pid %d: layout note: %.*s",
+		       t->cfg->name, (int)p->id.pid, len, n);
+		n += len;
+		n += *n == '\n';
+	}
+	if (c->version_untested)
+		hw_log(HW_LOG_WARNING, "target '%s': pid %d: CPython %s is newer than any "
+		       "version heapwatch was tested on; its layout (%s) was confirmed "
+		       "in the process", t->cfg->name, (int)p->id.pid, c->python,
+		       c->layout_source);
+}
+
 /* The one place a process's sample is produced: a census through the
  * process's session (opened on first use), or only its memory figures
  * when the census fails or waits for a retry. */
@@ -388,6 +415,7 @@ static void take_sample(struct daemon *d, struct target_state *t,
 	note_detach(d, t, p, &d->census);
 	if (ok) {
 		p->retry_at_ns = 0;
+		note_layout(t, p, &d->census);
 		if (p->logged) {
 			hw_log(HW_LOG_NOTICE, "target '%s': pid %d: census works again",
 			       t->cfg->name, (int)p->id.pid);

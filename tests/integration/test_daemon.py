@@ -4,6 +4,7 @@
 # workers are followed, SIGHUP reloads (a broken file is refused with its
 # file:line:column), SIGTERM exits 0 and leaves no target stopped.
 import os
+import re
 import shutil
 import signal
 import socket
@@ -147,6 +148,11 @@ try:
     text = open(os.path.join(work, "daemon.log")).read()
     R.check("the log says which slot changed hands",
             ("pid %d appeared, slot w" % new[0]) in text and "(was pid " in text, text[-800:])
+
+    said = [text.count("pid %d: CPython " % w) for w in workers]
+    R.check("the log names each worker's CPython and layout source once (%s)" % said,
+            said == [1] * len(workers) and re.search(r"pid %d: CPython 3\.\d+\.\d+\S*, layout from \w+"
+                                                      % workers[0], text), text[-800:])
 
     # a broken reload is refused and named; the daemon keeps running
     with open(conf, "a") as f:
