@@ -73,7 +73,9 @@ def stop(p):
 
 def running_after(pid, what):
     # tracing stops show as 't'; give the kernel a moment to finish a detach
-    for _ in range(50):
+    # (and an exec from a thread its moment to reap the old leader, 'Z'):
+    # up to 5 s on a loaded machine
+    for _ in range(250):
         st = task_states(pid)
         if all(s in "RSD" for s in st):
             return True
@@ -264,7 +266,7 @@ for rc, err in res:
 # census waits for it (busy_waits > 0 proves it saw the collection), then
 # counts.  `dump --growth` takes a first census (and confirms the layout)
 # with no collection running; the target then starts one and holds it
-# until heapwatch has stopped it at least once in the second census, so
+# until heapwatch has stopped all its threads at least once in the second census, so
 # that census's first attempt must find it running.  A machine so slow
 # that the second census began before the collection is tried again with
 # a longer interval: that is not the failure this test looks for.
@@ -280,9 +282,12 @@ try:
             first = hw.stderr.readline().decode()
             open(base + ".start", "w").close()
             line = p.stdout.readline().decode().strip()
+            # held until every thread is in heapwatch's ptrace-stop (not
+            # only seized: a thread not yet stopped could see the release
+            # and end the collection before the copy)
             seen = False
             while hw.poll() is None and not seen:
-                seen = tracer_of(p.pid) == hw.pid
+                seen = tracer_of(p.pid) == hw.pid and all(s == "t" for s in task_states(p.pid))
             open(base + ".release", "w").close()
             out, err = hw.communicate(timeout=120)
             running_after(p.pid, "after a collection")
