@@ -1932,6 +1932,20 @@ out:
 	return rc;
 }
 
+int hw_config_load_used(const char *path, struct hw_config *out,
+			struct hw_err *e)
+{
+	struct stat st;
+
+	if (!path && stat(HW_CONFIG_DEFAULT, &st) < 0 && errno == ENOENT)
+		return 0;
+	if (hw_config_load(path ? path : HW_CONFIG_DEFAULT, out, e) < 0) {
+		hw_config_fini(out);
+		return -1;
+	}
+	return 1;
+}
+
 int hw_config_check_perms(const char *path, struct hw_err *e)
 {
 	struct stat st;

@@ -38,7 +38,7 @@ static const char usage_text[] =
 "       heapwatch refs [OPTIONS] PID TYPE\n"
 "       heapwatch daemon --config FILE [--log-level LEVEL]\n"
 "       heapwatch check-config [--dump] FILE\n"
-"       heapwatch status [--json] [--status-file FILE]\n"
+"       heapwatch status [--json] [--status-file FILE | --config FILE]\n"
 "       heapwatch report [OPTIONS] (--text | --svg FILE | --html FILE)\n"
 "       heapwatch --help | --version\n"
 "\n"
@@ -96,7 +96,10 @@ static const char usage_text[] =
 "\n"
 "status options (what the running daemon knows: verdicts, growing types):\n"
 "  -j, --json               print the status file itself (one JSON document)\n"
-"  -f, --status-file FILE   read FILE (default " HW_STATUS_FILE_DEFAULT ")\n"
+"  -f, --status-file FILE   read FILE\n"
+"  -c, --config FILE        read the status_file FILE names (default: the one\n"
+"                           " HW_CONFIG_DEFAULT " names, if it\n"
+"                           exists, else " HW_STATUS_FILE_DEFAULT ")\n"
 "\n";
 
 static const char usage_tail[] =
@@ -834,22 +837,28 @@ static int cmd_status(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "status-file", required_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = HW_STATUS_FILE_DEFAULT;
+	const char *path = NULL, *config = NULL;
+	char from_config[HW_CONFIG_STATUS_MAX + 1];
+	struct hw_config cfg;
 	struct timespec ts;
 	struct hw_err e;
-	int json = 0, opt;
+	int json = 0, opt, rc;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+jf:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jf:c:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = 1;
 			break;
 		case 'f':
 			path = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'h':
 			print_usage();
@@ -861,8 +870,22 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("status: unexpected argument '%s'", argv[optind]);
-	clock_gettime(CLOCK_REALTIME, &ts);
+	if (path && config)
+		return usage_error("status: --status-file and --config both name the file; %s",
+				   "give one");
 	hw_err_clear(&e);
+	if (!path) {
+		/* The file the daemon writes: the configuration says where. */
+		rc = hw_config_load_used(config, &cfg, &e);
+		if (rc < 0)
+			return fail(&e);
+		snprintf(from_config, sizeof from_config, "%s",
+			 rc ? cfg.status_file : HW_STATUS_FILE_DEFAULT);
+		if (rc)
+			hw_config_fini(&cfg);
+		path = from_config;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
 	if (hw_status_show(path, json, stdout,
 			   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &e) < 0) {
 		char buf[HW_ERR_MSG_MAX + 256];

@@ -19,14 +19,13 @@
 #ifndef HW_SYSCONFDIR
 #define HW_SYSCONFDIR "/etc"
 #endif
-#define DEFAULT_CONFIG HW_SYSCONFDIR "/heapwatch/heapwatch.yaml"
 
 const char hw_report_usage[] =
 "report options (one of --text, --svg or --html):\n"
 "      --history FILE       the history database (default: the one the\n"
 "                           configuration names)\n"
 "  -c, --config FILE        take history.path from FILE (default\n"
-"                           " DEFAULT_CONFIG ")\n"
+"                           " HW_CONFIG_DEFAULT ")\n"
 "  -t, --target NAME        only this target\n"
 "  -p, --pid PID            only this process\n"
 "  -s, --slot SLOT          only the processes that held this worker slot (w3)\n"
@@ -71,24 +70,20 @@ static int history_path(const char *history, const char *config, char *out,
 			size_t size, struct hw_err *e)
 {
 	struct hw_config c;
-	struct stat st;
+	int rc;
 
 	if (history) {
 		snprintf(out, size, "%s", history);
 		return 0;
 	}
-	if (!config && stat(DEFAULT_CONFIG, &st) < 0) {
+	rc = hw_config_load_used(config, &c, e);
+	if (rc <= 0) {
 		snprintf(out, size, "%s", HW_HISTORY_PATH_DEFAULT);
-		return 0;
-	}
-	hw_config_defaults(&c);
-	if (hw_config_load(config ? config : DEFAULT_CONFIG, &c, e) < 0) {
-		hw_config_fini(&c);
-		return -1;
+		return rc;
 	}
 	if (!c.history.enabled) {
 		hw_err_set(e, HW_ECONFIG, 0, "%s: history.enabled is false: no history to report on"
-			   " (name a file with --history)", config ? config : DEFAULT_CONFIG);
+			   " (name a file with --history)", config ? config : HW_CONFIG_DEFAULT);
 		hw_config_fini(&c);
 		return -1;
 	}

@@ -629,7 +629,7 @@ int hw_status_show(const char *path, int json, FILE *out, int64_t now_ms,
 	memset(&doc, 0, sizeof doc);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
-		return hw_err_set(e, HW_EIO, 0, "%s: %s; is the daemon running? (its status_file may be elsewhere: --status-file)",
+		return hw_err_set(e, HW_EIO, 0, "%s: %s; is the daemon running? (its status_file may be elsewhere: --config or --status-file)",
 				  path, strerror(ENOENT));
 	if (fd < 0)
 		return hw_err_set(e, HW_EIO, errno, "%s", path);

@@ -52,6 +52,10 @@
 #endif
 /* Where the history goes unless history.path says otherwise: the unit's
  * StateDirectory=heapwatch. */
+#ifndef HW_SYSCONFDIR
+#define HW_SYSCONFDIR "/etc"
+#endif
+#define HW_CONFIG_DEFAULT HW_SYSCONFDIR "/heapwatch/heapwatch.yaml"
 #define HW_HISTORY_PATH_DEFAULT HW_LOCALSTATEDIR "/heapwatch/history.db"
 #define HW_CONFIG_WATCH_MAX    256  /* watch_types entries */
 #define HW_CONFIG_WATCH_LEN    127  /* characters of one entry (a type
@@ -177,6 +181,14 @@ int hw_config_parse_buffer(const char *name, const char *data, size_t len,
  * directory").  Does not check ownership: see hw_config_check_perms(). */
 int hw_config_load(const char *path, struct hw_config *out,
 		   struct hw_err *e);
+
+/* The configuration a command that reads the daemon's files (report,
+ * status) follows: path if given, else HW_CONFIG_DEFAULT when it exists.
+ * Returns 1 with *out loaded (hw_config_fini it), 0 when path is NULL and
+ * there is no default file (*out untouched: use the built-in defaults),
+ * -1 with e set when the file named or found cannot be loaded. */
+int hw_config_load_used(const char *path, struct hw_config *out,
+			struct hw_err *e);
 
 /* When the process runs as root (geteuid() == 0), refuse a file that
  * someone else could change: not owned by root, or writable by group or

@@ -249,6 +249,19 @@ targets:
     rc = subprocess.run([HEAPWATCH, "status", "--json", "--status-file", status_file],
                         capture_output=True, text=True)
     R.check("heapwatch status --json is the file", rc.returncode == 0 and json.loads(rc.stdout)["targets"], rc.stderr)
+    plain = subprocess.run([HEAPWATCH, "status", "--status-file", status_file], capture_output=True, text=True)
+    rc = subprocess.run([HEAPWATCH, "status", "--config", conf], capture_output=True, text=True)
+    R.check("heapwatch status --config reads the status_file the config names",
+            rc.returncode == 0 and rc.stdout.splitlines()[1:] == plain.stdout.splitlines()[1:],
+            rc.stderr + rc.stdout[:300])
+    rc = subprocess.run([HEAPWATCH, "status", "--config", os.path.join(work, "none.yaml")],
+                        capture_output=True, text=True)
+    R.check("status --config with a missing file: exit 2, one line (%s)" % rc.stderr.strip(),
+            rc.returncode == 2 and "none.yaml" in rc.stderr and rc.stderr.count("\n") == 1, rc.stderr)
+    rc = subprocess.run([HEAPWATCH, "status", "--config", conf, "--status-file", status_file],
+                        capture_output=True, text=True)
+    R.check("status with --config and --status-file: exit 2 (%s)" % rc.stderr.strip().splitlines()[0],
+            rc.returncode == 2, rc.stderr)
     text = open(log_path).read()
     print("the daemon's verdict log lines:")
     for line in text.splitlines():
