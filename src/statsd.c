@@ -292,44 +292,34 @@ int hw_statsd_format_sample(const struct hw_statsd_config *c,
 		return rc;
 	if (!s->ok)
 		return 0;
-	for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
-		char name[HW_SAMPLE_NAME_MAX];
+	/* Per type: its count, then its bytes (sizes: true), then its
+	 * growth (signed), each family in the sample's order. */
+	for (int fam = 0; fam < 3; fam++) {
+		static const char *const family[] = { "types.", "bytes.", "growth." };
+		const size_t plen = strlen(family[fam]);
 
-		/* the type's name may fill its array without a NUL */
-		memcpy(name, s->types[i].name, sizeof name);
-		name[sizeof name - 1] = '\0';
-		memcpy(metric, "types.", 6);
-		hw_statsd_sanitize(name, metric + 6, sizeof metric - 6);
-		len = render(c, target, pid, slot, metric, s->types[i].count, line);
-		if (len && (rc = fn(arg, line, len)) != 0)
-			return rc;
-	}
-	for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
-		char name[HW_SAMPLE_NAME_MAX];
+		for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
+			const struct hw_sample_type *t = &s->types[i];
+			char name[HW_SAMPLE_NAME_MAX];
 
-		if (!s->types[i].has_bytes)
-			continue;
-		memcpy(name, s->types[i].name, sizeof name);
-		name[sizeof name - 1] = '\0';
-		memcpy(metric, "bytes.", 6);
-		hw_statsd_sanitize(name, metric + 6, sizeof metric - 6);
-		len = render(c, target, pid, slot, metric, s->types[i].bytes, line);
-		if (len && (rc = fn(arg, line, len)) != 0)
-			return rc;
-	}
-	for (uint32_t i = 0; i < s->ntypes && i < s->cap_types; i++) {
-		char name[HW_SAMPLE_NAME_MAX];
-
-		if (!s->types[i].has_growth)
-			continue;
-		memcpy(name, s->types[i].name, sizeof name);
-		name[sizeof name - 1] = '\0';
-		memcpy(metric, "growth.", 7);
-		hw_statsd_sanitize(name, metric + 7, sizeof metric - 7);
-		rc = signed_gauge(c, target, pid, slot, metric, s->types[i].growth_per_hour,
-				  line, fn, arg);
-		if (rc)
-			return rc;
+			if ((fam == 1 && !t->has_bytes) || (fam == 2 && !t->has_growth))
+				continue;
+			/* the type's name may fill its array without a NUL */
+			memcpy(name, t->name, sizeof name);
+			name[sizeof name - 1] = '\0';
+			memcpy(metric, family[fam], plen);
+			hw_statsd_sanitize(name, metric + plen, sizeof metric - plen);
+			if (fam == 2) {
+				rc = signed_gauge(c, target, pid, slot, metric,
+						  t->growth_per_hour, line, fn, arg);
+			} else {
+				len = render(c, target, pid, slot, metric,
+					     fam ? t->bytes : t->count, line);
+				rc = len ? fn(arg, line, len) : 0;
+			}
+			if (rc)
+				return rc;
+		}
 	}
 	return 0;
 }

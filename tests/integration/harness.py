@@ -82,6 +82,19 @@ class Target(object):
             self.p.wait()
 
 
+def quit_target(p):
+    """Ask a target on the "q" line protocol to exit; kill it if it will not."""
+    try:
+        p.stdin.write(b"q\n")
+        p.stdin.flush()
+        p.wait(5)
+    except Exception:  # noqa: BLE001 - gone already, or a broken pipe
+        pass
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+
+
 def heapwatch(*args, **kw):
     """Run heapwatch; return (rc, stdout, stderr)."""
     p = subprocess.run([HEAPWATCH] + [str(a) for a in args], stdout=subprocess.PIPE,

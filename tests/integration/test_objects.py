@@ -222,15 +222,7 @@ def main():
             res.bad(b.label, repr(e))
         finally:
             if p is not None:
-                try:
-                    p.stdin.write(b"q\n")
-                    p.stdin.flush()
-                    p.wait(5)
-                except Exception:
-                    pass
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+                harness.quit_target(p)
     res.exit()
 
 

@@ -114,15 +114,7 @@ def main():
             state = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
             res.check("%s: target left running (state %s)" % (b.label, state), state in "RS")
         finally:
-            try:
-                p.stdin.write(b"q\n")
-                p.stdin.flush()
-                p.wait(5)
-            except Exception:
-                pass
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            harness.quit_target(p)
     for args, why in ((["--sort", "bytes", "1"], "--sort bytes needs --sizes"),
                       (["--sizes", "--sort", "size", "1"], "is not count or bytes"),
                       (["--sizes", "--growth", "1", "1"], "cannot be combined")):
