@@ -86,7 +86,7 @@ static const struct spec {
 	{ F(dk_nentries), false, { { "_dictkeysobject", "dk_nentries" } } },
 	/* a flexible array (3.7+) or a union (3.6): where it starts */
 	{ F(dk_indices), false, { { "_dictkeysobject", "dk_indices" } } },
-	{ F(dk_entry_size), false, { { "PyDictKeyEntry", NULL } } },
+	{ F(dk_entry_size), false, { { "PyDictKeyEntry", NULL }, { "PyDictEntry", NULL } } },
 	{ F(dk_uentry_size), false, { { "PyDictUnicodeEntry", NULL } } },
 
 	/* The object model (objects.h): referents and sizes.  Names from
@@ -114,8 +114,10 @@ static const struct spec {
 	{ F(dk_refcnt), false, { { "_dictkeysobject", "dk_refcnt" } } },
 	{ F(dk_usable), false, { { "_dictkeysobject", "dk_usable" } } },
 	{ F(dk_lookup), false, { { "_dictkeysobject", "dk_lookup" } } },
-	{ F(dk_entry_key), false, { { "PyDictKeyEntry", "me_key" } } },
-	{ F(dk_entry_value), false, { { "PyDictKeyEntry", "me_value" } } },
+	{ F(dk_entry_key), false, { { "PyDictKeyEntry", "me_key" },
+				    { "PyDictEntry", "me_key" } } },
+	{ F(dk_entry_value), false, { { "PyDictKeyEntry", "me_value" },
+				      { "PyDictEntry", "me_value" } } },
 	{ F(dk_uentry_key), false, { { "PyDictUnicodeEntry", "me_key" } } },
 	{ F(dk_uentry_value), false, { { "PyDictUnicodeEntry", "me_value" } } },
 	{ F(dv_values), false, { { "_dictvalues", "values" } } },
@@ -166,7 +168,8 @@ static const struct spec {
 	{ F(descr_name), false, { { "PyDescrObject", "d_name" } } },
 	{ F(wrapper_descr), false, { { "wrapperobject", "descr" } } },
 	{ F(wrapper_self), false, { { "wrapperobject", "self" } } },
-	{ F(mappingproxy_mapping), false, { { "mappingproxyobject", "mapping" } } },
+	{ F(mappingproxy_mapping), false, { { "mappingproxyobject", "mapping" },
+					    { "proxyobject", "dict" } } },
 	{ F(mod_dict), false, { { "PyModuleObject", "md_dict" } } },
 	{ F(mod_def), false, { { "PyModuleObject", "md_def" } } },
 	{ F(mod_state), false, { { "PyModuleObject", "md_state" } } },
@@ -323,6 +326,21 @@ static const struct spec {
 	{ F(deque_rightindex), false, { { "dequeobject", "rightindex" } } },
 	{ F(block_data), false, { { "BLOCK", "data" } } },
 	{ F(block_rightlink), false, { { "BLOCK", "rightlink" } } },
+	/* Python 2.7: PyDictObject's own table (ma_table, ma_mask, entries
+	 * PyDictEntry {me_hash, me_key, me_value}), old-style classes and
+	 * instances (classobject.h), the message of BaseException, int */
+	{ F(dict_smalltable), false, { { "PyDictObject", "ma_smalltable" } } },
+	{ F(exc_message), false, { { "PyBaseExceptionObject", "message" } } },
+	{ F(method_class), false, { { "PyMethodObject", "im_class" } } },
+	{ F(class_bases), false, { { "PyClassObject", "cl_bases" } } },
+	{ F(class_dict), false, { { "PyClassObject", "cl_dict" } } },
+	{ F(class_name), false, { { "PyClassObject", "cl_name" } } },
+	{ F(class_getattr), false, { { "PyClassObject", "cl_getattr" } } },
+	{ F(class_setattr), false, { { "PyClassObject", "cl_setattr" } } },
+	{ F(class_delattr), false, { { "PyClassObject", "cl_delattr" } } },
+	{ F(inst_class), false, { { "PyInstanceObject", "in_class" } } },
+	{ F(inst_dict), false, { { "PyInstanceObject", "in_dict" } } },
+	{ F(int_ival), false, { { "PyIntObject", "ob_ival" } } },
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -345,6 +363,7 @@ static const char *const home_cus[] = {
 	"exceptions.c", "traceback.c", "weakrefobject.c", "frameobject.c",
 	"genobject.c", "codeobject.c", "methodobject.c", "structmember.c",
 	"longobject.c", "bytearrayobject.c",
+	"intobject.c",     /* 2.7 int */
 	/* hand-coded C types */
 	"sliceobject.c", "namespaceobject.c", "odictobject.c",
 	"_collectionsmodule.c", "_functoolsmodule.c",

@@ -14,6 +14,7 @@
 #include "heapwatch/typename.h"
 
 #define LABEL_KEY_MAX 40
+#define NO(x) ((x) < 0)
 
 /* A str object as a Python repr: 'text', quotes and control characters
  * escaped, cut with "..." (UTF-8 kept whole). */
@@ -26,8 +27,10 @@ static int str_repr(struct hw_objects *o, struct hw_snap *s, uint64_t str,
 	long n;
 	int64_t len = 0;
 
-	/* read at most what we print: a long str is cut, not refused */
-	if (hw_py_read_i64(s, str + (uint64_t)o->o->str_length, &len, e) < 0)
+	/* read at most what we print: a long str is cut, not refused (2.7:
+	 * a PyStringObject, its ob_size) */
+	if (hw_py_read_i64(s, str + (uint64_t)(NO(o->o->str_state) ? o->o->bytes_size
+						   : o->o->str_length), &len, e) < 0)
 		return -1;
 	if (len > LABEL_KEY_MAX)
 		return snprintf(out, size, "'<str of %lld characters>'", (long long)len), 0;
@@ -70,8 +73,18 @@ static int key_repr(struct hw_objects *o, struct hw_snap *s, uint64_t key,
 		return snprintf(out, size, "?"), 0;
 	if (hw_py_read_u64(s, key + (uint64_t)o->o->ob_type, &type, e) < 0)
 		return -1;
-	if (type == o->sym[HW_OBJSYM_unicode_type])
+	if (type == (NO(o->o->str_state) ? o->sym[HW_OBJSYM_string_type]
+					  : o->sym[HW_OBJSYM_unicode_type]))
 		return str_repr(o, s, key, out, size, e);
+	if (type && !NO(o->o->int_ival) &&
+	    (type == o->sym[HW_OBJSYM_int_type] || type == o->sym[HW_OBJSYM_bool_type])) {
+		/* 2.7 int and bool: a C long */
+		if (hw_py_read_i64(s, key + (uint64_t)o->o->int_ival, &v, e) < 0)
+			return -1;
+		if (type == o->sym[HW_OBJSYM_bool_type])
+			return snprintf(out, size, "%s", v ? "True" : "False"), 0;
+		return snprintf(out, size, "%lld", (long long)v), 0;
+	}
 	if (type == o->sym[HW_OBJSYM_long_type] || type == o->sym[HW_OBJSYM_bool_type]) {
 		int r = hw_read_small_int(s, o->o, o->c->long_size_rule, key, &v, e);
 

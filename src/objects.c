@@ -53,6 +53,8 @@ static const struct {
 	{ HW_OBJSYM_slice_type, HW_K_SLICE, 0 },
 	{ HW_OBJSYM_namespace_type, HW_K_NAMESPACE, 0 },
 	{ HW_OBJSYM_odict_type, HW_K_ODICT, 0 },
+	{ HW_OBJSYM_class_type, HW_K_CLASS, 0 },
+	{ HW_OBJSYM_instance_type, HW_K_INSTANCE, 0 },
 };
 
 /* Kinds whose traverse is a static function: its symbol when the build
@@ -96,6 +98,7 @@ static const struct {
 	{ HW_OBJSYM_asyncgen_type, HW_SZ_GEN },
 	{ HW_OBJSYM_code_type, HW_SZ_CODE },
 	{ HW_OBJSYM_module_type, HW_SZ_MODULE },
+	{ HW_OBJSYM_string_type, HW_SZ_DEFAULT },  /* 2.7 string_sizeof */
 };
 
 /* What every rule needs from the layout. */
@@ -106,7 +109,12 @@ static const char *missing_field(const struct hw_offsets *f)
 	NEED(tp_itemsize); NEED(tp_traverse); NEED(tp_dictoffset); NEED(tp_base);
 	NEED(tp_mro); NEED(tp_dict); NEED(tp_methods); NEED(gchead_size);
 	NEED(list_items); NEED(list_allocated); NEED(tuple_items);
-	NEED(dict_keys); NEED(dict_values); NEED(dk_nentries); NEED(dk_indices);
+	NEED(dict_keys);
+	if (NO(f->dict_mask)) {
+		NEED(dict_values); NEED(dk_nentries); NEED(dk_indices);
+	} else {
+		NEED(dict_smalltable);   /* 2.7: the dict's own table */
+	}
 	NEED(dk_entry_size); NEED(dk_entry_key); NEED(dk_entry_value);
 	NEED(set_mask); NEED(set_table); NEED(set_smalltable); NEED(setentry_size);
 	NEED(setentry_key); NEED(memberdef_size); NEED(memberdef_type);
@@ -134,11 +142,18 @@ static int sys_modules(struct hw_objects *o, const struct hw_target *t,
 	uint64_t interp = 0, p;
 
 	*modules = 0;
-	if (!t->runtime_addr || NO(f->rt_interp_head) || NO(f->interp_next) ||
-	    NO(f->interp_modules) || NO(f->mod_dict))
+	if (NO(f->interp_next) || NO(f->interp_modules) || NO(f->mod_dict))
 		return hw_err_set(e, HW_ELAYOUT, 0, "no way to sys.modules");
-	if (hw_py_read_u64(s, t->runtime_addr + (uint64_t)f->rt_interp_head, &p, e) < 0)
-		return -1;
+	if (t->runtime_addr && !NO(f->rt_interp_head)) {
+		if (hw_py_read_u64(s, t->runtime_addr + (uint64_t)f->rt_interp_head, &p, e) < 0)
+			return -1;
+	} else if (t->interp_head_addr) {
+		/* 2.7, 3.6: the static interp_head of pystate.c */
+		if (hw_py_read_u64(s, t->interp_head_addr, &p, e) < 0)
+			return -1;
+	} else {
+		return hw_err_set(e, HW_ELAYOUT, 0, "no way to sys.modules");
+	}
 	for (int i = 0; p && i < 256; i++) {
 		if (!hw_py_plausible(p))
 			return hw_err_set(e, HW_ECORRUPT, 0, "interpreter 0x%llx",
@@ -241,7 +256,7 @@ struct hw_objects *hw_objects_new(const struct hw_target *t,
 
 	if (!hw_pyconst_for(t->version_hex)) {
 		hw_err_set(e, HW_EVERSION, 0,
-			   "referents and sizes need CPython 3.6 or later (this is %s)",
+			   "referents and sizes need CPython 2.7 or 3.6 and later (this is %s)",
 			   t->version[0] ? t->version : "an unknown version");
 		return NULL;
 	}
@@ -284,7 +299,8 @@ struct hw_objects *hw_objects_new(const struct hw_target *t,
 	for (int k = 0; k < HW_OBJSYM_COUNT; k++) {
 		uint64_t v;
 
-		if (hw_objsyms[k].how != HW_SYM_PTR || !o->sym[k])
+		if ((hw_objsyms[k].how != HW_SYM_PTR && hw_objsyms[k].how != HW_SYM_FILEPTR) ||
+		    !o->sym[k])
 			continue;
 		if (hw_snap_read_u64(s, o->sym[k], &v, e) < 0) {
 			hw_err_prefix(e, "reading %s", hw_objsyms[k].name);
@@ -308,6 +324,13 @@ struct hw_objects *hw_objects_new(const struct hw_target *t,
 			o->traverse[kind_types[i].kind] = trav;
 	}
 	o->lookdict = o->sym[HW_OBJSYM_lookdict];
+	/* set_traverse skips the dummy of deleted slots: 3.x exports it,
+	 * 2.7 keeps it in a static of setobject.c.  Unknown, a set's
+	 * referents would include it: sets are then opaque. */
+	if (!o->sym[HW_OBJSYM_set_dummy])
+		o->sym[HW_OBJSYM_set_dummy] = o->sym[HW_OBJSYM_set_dummy27];
+	if (!o->sym[HW_OBJSYM_set_dummy])
+		o->traverse[HW_K_SET] = o->traverse2[HW_K_SET] = 0;
 	{
 		struct hw_err de;
 
@@ -533,13 +556,16 @@ static int size_rule(struct hw_objects *o, struct hw_snap *s, const struct basic
 
 		if (!mro[i])
 			return 0;
+		if (read_basic(o, s, mro[i], &b, e) < 0 || defines_sizeof(o, s, &b, &def, e) < 0)
+			return -1;
+		/* a type of the table whose build defines no __sizeof__ of
+		 * its own (2.7's type) inherits one, as CPython's MRO does */
 		for (size_t k = 0; k < sizeof size_types / sizeof size_types[0]; k++)
-			if (o->sym[size_types[k].sym] == mro[i]) {
+			if (o->sym[size_types[k].sym] == mro[i] &&
+			    (def || size_types[k].rule == HW_SZ_DEFAULT)) {
 				*rule = size_types[k].rule;
 				return 0;
 			}
-		if (read_basic(o, s, mro[i], &b, e) < 0 || defines_sizeof(o, s, &b, &def, e) < 0)
-			return -1;
 		if (def)
 			return 0;
 	}

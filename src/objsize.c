@@ -6,7 +6,8 @@
  * (3.11+: PyGC_Head, plus the two managed words when the type has
  * them).  __sizeof__ is the one the type's MRO finds (objects.c
  * size_rule); a C __sizeof__ the model does not know is reported as
- * basicsize + itemsize * size and marked approximate.  Formulas from
+ * basicsize + itemsize * size and marked approximate.  2.7's dicts
+ * count their own table (dict_sizeof of 2.7.18).  Formulas from
  * Objects/{object,list,dict,set,type,long,unicode,bytearray,frame,gen}
  * object.c of each release; see shared/notes/cpython-referents.md §5.
  */
@@ -52,6 +53,12 @@ static int sz_dict(struct hw_objects *o, struct hw_snap *s, uint64_t obj,
 	if (hw_dict_info(s, o->o, obj, o->lookdict, o->sym[HW_OBJSYM_unicode_type], &di, e) < 0)
 		return -1;
 	*n = (uint64_t)ti->basicsize;
+	if (!NO(o->o->dict_mask)) {
+		/* 2.7 dict_sizeof: the table when it is not ma_smalltable */
+		if (di.entries != obj + (uint64_t)o->o->dict_smalltable)
+			*n += di.dk_size * di.entry_size;
+		return 0;
+	}
 	if (di.split)
 		*n += split_usable(o->o, &di) * 8;
 	if (di.dk_refcnt == 1)
@@ -351,6 +358,12 @@ int hw_obj_size(struct hw_objects *o, struct hw_snap *s, uint64_t obj_addr,
 		rc = sz_long(o, s, obj_addr, &n, e);
 		break;
 	case HW_SZ_STR:
+		if (NO(f->str_state)) {
+			/* 2.7 unicode: not a PEP 393 str; not modelled */
+			*approx = 1;
+			rc = sz_default(o, s, obj_addr, ti, &n, e);
+			break;
+		}
 		rc = sz_str(o, s, obj_addr, &n, e);
 		break;
 	case HW_SZ_BYTEARRAY:

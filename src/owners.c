@@ -7,7 +7,8 @@
  * of var-sized instances).  3.11+ instances with MANAGED_DICT keep the
  * pointer in the pre-header instead: the word at -24 (3.12: unless it
  * is tagged values); no dict object exists while the attributes live in
- * values only.
+ * values only.  2.7's old-style instances and classes keep it in
+ * in_dict and cl_dict (their types have no tp_dictoffset).
  */
 #include "heapwatch/objmodel.h"
 
@@ -23,7 +24,15 @@ int hw_obj_owned_dict(struct hw_objects *o, struct hw_snap *s,
 	ti = hw_objects_type(o, s, type_addr, e);
 	if (!ti)
 		return -1;
-	if (k->tpf_managed_dict && (ti->flags & k->tpf_managed_dict)) {
+	if (ti->kind == HW_K_INSTANCE || ti->kind == HW_K_CLASS) {
+		/* 2.7 old-style: in_dict, cl_dict (no tp_dictoffset) */
+		int64_t off = ti->kind == HW_K_INSTANCE ? o->o->inst_dict : o->o->class_dict;
+
+		if (off < 0)
+			return 0;
+		if (hw_py_read_u64(s, obj_addr + (uint64_t)off, &d, e) < 0)
+			return -1;
+	} else if (k->tpf_managed_dict && (ti->flags & k->tpf_managed_dict)) {
 		if (hw_py_read_u64(s, obj_addr + (uint64_t)k->managed_dict_at, &d, e) < 0)
 			return -1;
 		if (k->managed_tagged && (d & 1))

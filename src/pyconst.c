@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-/* Flag bits of Include/object.h, identical from 3.0 to 3.15. */
+/* Flag bits of Include/object.h, identical in 2.7 and from 3.0 to 3.15. */
 #define COMMON_FLAGS                                                         \
 	.tpf_heaptype = 1ull << 9, .tpf_have_gc = 1ull << 14,                \
 	.tpf_long_subclass = 1ull << 24, .tpf_unicode_subclass = 1ull << 28, \
@@ -23,6 +23,17 @@
 #define ROW_314 ROW_313, .stackref_tag_mask = 3, .stackref_int_tag = 3
 
 static const struct hw_pyconst rows[] = {
+	/* 2.7: the flag bits, T_OBJECT_EX and the 30-bit digits as 3.6
+	 * (object.h, structmember.h, longintrepr.h of 2.7.18); getsizeof
+	 * adds PyGC_Head when PyObject_IS_GC (sysmodule.c); subtype_traverse
+	 * always visits the type (typeobject.c).  Dicts are tables of their
+	 * own (PyDictEntry), told apart by the layout's dict_mask. */
+	{ 0x02070000, 0x0207ffff, "2.7 object.h, structmember.h, sysmodule.c, typeobject.c",
+	  COMMON_FLAGS,
+	  .managed_dict_at = HW_NOCONST, .managed_values_at = HW_NOCONST,
+	  .sizeof_preheader_rule = 0, .subtype_visit_type_rule = 0,
+	  .module_traverse_needs_state = 0, .meth_method = 0,
+	  .long_size_rule = 0 },
 	/* 3.6-3.8: no pre-header; getsizeof adds PyGC_Head when
 	 * _PyObject_IS_GC; subtype_traverse always visits the type. */
 	{ 0x03060000, 0x0308ffff, "3.6-3.8 object.h, typeobject.c",

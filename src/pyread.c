@@ -6,7 +6,8 @@
  * general or unicode entries by dk_kind) or dk_size (3.6-3.10: indices
  * of 1, 2, 4 or 8 bytes per slot, DK_IXSIZE in dictobject.c); split
  * values are a bare array (3.6-3.12, dv_values 0) or follow a small
- * header (3.13+, dv_values 8, with `embedded`).
+ * header (3.13+, dv_values 8, with `embedded`); dict_mask (2.7: the
+ * dict's own table of PyDictEntry, no keys object).
  */
 #include "heapwatch/pyread.h"
 
@@ -158,12 +159,51 @@ static int any_nonstr_key(struct hw_snap *s, const struct hw_offsets *o,
 	return 0;
 }
 
+/* 2.7: the dict is its own table, ma_mask + 1 PyDictEntry at ma_table
+ * (ma_smalltable inside the object, or a block of its own); every slot
+ * is an "entry" (key NULL: never used; value NULL: a deleted slot whose
+ * key is the dummy).  dict_traverse visits the key and the value of
+ * every slot with a value. */
+static int dict_info_27(struct hw_snap *s, const struct hw_offsets *o, uint64_t dict,
+			struct hw_dict_info *di, struct hw_err *e)
+{
+	int64_t mask;
+	uint64_t table;
+
+	memset(di, 0, sizeof *di);
+	di->kind = -1;
+	if (NO(o->dict_keys) || NO(o->dk_entry_size) || NO(o->dk_entry_key) ||
+	    NO(o->dk_entry_value))
+		return hw_err_set(e, HW_ELAYOUT, 0, "layout lacks 2.7 dict fields");
+	if (hw_py_read_i64(s, dict + (uint64_t)o->dict_mask, &mask, e) < 0 ||
+	    hw_py_read_u64(s, dict + (uint64_t)o->dict_keys, &table, e) < 0)
+		return hw_err_prefix(e, "reading dict 0x%llx", (unsigned long long)dict);
+	if (mask < 0 || mask >= HW_PY_MAX_ITEMS * 2 || ((mask + 1) & mask) ||
+	    !hw_py_plausible(table) || (table & 7))
+		return hw_err_set(e, HW_ECORRUPT, 0, "dict 0x%llx: mask %lld, table 0x%llx",
+				  (unsigned long long)dict, (long long)mask,
+				  (unsigned long long)table);
+	di->keys = table;
+	di->entries = table;
+	di->dk_size = (uint64_t)mask + 1;
+	di->dk_nentries = (uint64_t)mask + 1;
+	di->dk_refcnt = 1;
+	di->entry_size = (uint64_t)o->dk_entry_size;
+	di->general = 1;
+	if (di->entry_size < 16 || di->entry_size > 24)
+		return hw_err_set(e, HW_ELAYOUT, 0, "dict entry size %llu",
+				  (unsigned long long)di->entry_size);
+	return 0;
+}
+
 int hw_dict_info(struct hw_snap *s, const struct hw_offsets *o, uint64_t dict,
 		 uint64_t lookdict_addr, uint64_t str_type,
 		 struct hw_dict_info *di, struct hw_err *e)
 {
 	uint64_t keys, values;
 
+	if (!NO(o->dict_mask))
+		return dict_info_27(s, o, dict, di, e);
 	if (NO(o->dict_keys) || NO(o->dict_values))
 		return hw_err_set(e, HW_ELAYOUT, 0, "layout lacks dict fields");
 	if (hw_py_read_u64(s, dict + (uint64_t)o->dict_keys, &keys, e) < 0 ||

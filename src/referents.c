@@ -9,7 +9,9 @@
  *     at -24), inline values after the fixed part (3.13+);
  *   - frames: the frame object's own fields (up to 3.10), or the
  *     interpreter frame it owns (3.11+; stack references tagged on 3.14);
- *   - generators: their frame object (up to 3.10) or embedded frame.
+ *   - generators: their frame object (up to 3.10) or embedded frame;
+ *   - 2.7: dicts as tables of their own (pyread.c), old-style classes
+ *     and instances, instancemethod's im_class, BaseException.message.
  * Every count is checked against what the container says and the caps
  * of pyread.h; every pointer for plausibility.
  */
@@ -256,11 +258,12 @@ static int r_type(struct rctx *c)
 	       FIELD(ht_module, "ht_module") ? -1 : 0;
 }
 
-/* BaseException_traverse */
+/* BaseException_traverse (2.7: and message) */
 static int r_exception(struct rctx *c)
 {
 	return field(c, c->obj, c->f->exc_dict, HW_EDGE_DICT, "__dict__") ||
-	       FIELD(exc_args, "args") || FIELD(exc_notes, "__notes__") ||
+	       FIELD(exc_args, "args") || FIELD(exc_message, "message") ||
+	       FIELD(exc_notes, "__notes__") ||
 	       FIELD(exc_traceback, "__traceback__") || FIELD(exc_cause, "__cause__") ||
 	       FIELD(exc_context, "__context__") ? -1 : 0;
 }
@@ -853,7 +856,20 @@ static int by_kind(struct rctx *c, enum hw_kind kind, uint64_t type)
 	case HW_K_FUNCTION:
 		return r_function(c);
 	case HW_K_METHOD:
-		return FIELD(method_func, "__func__") || FIELD(method_self, "__self__") ? -1 : 0;
+		/* method_traverse; 2.7 instancemethod_traverse: and im_class */
+		return FIELD(method_func, "__func__") || FIELD(method_self, "__self__") ||
+		       FIELD(method_class, "im_class") ? -1 : 0;
+	case HW_K_CLASS:
+		/* 2.7 class_traverse */
+		return FIELD(class_bases, "__bases__") ||
+		       field(c, c->obj, c->f->class_dict, HW_EDGE_DICT, "__dict__") ||
+		       FIELD(class_name, "__name__") || FIELD(class_getattr, "__getattr__") ||
+		       FIELD(class_setattr, "__setattr__") ||
+		       FIELD(class_delattr, "__delattr__") ? -1 : 0;
+	case HW_K_INSTANCE:
+		/* 2.7 instance_traverse */
+		return field(c, c->obj, c->f->inst_class, HW_EDGE_TYPE, "__class__") ||
+		       field(c, c->obj, c->f->inst_dict, HW_EDGE_DICT, "__dict__") ? -1 : 0;
 	case HW_K_MODULE:
 		return r_module(c);
 	case HW_K_TYPE:

@@ -137,13 +137,34 @@ int hw_symbol_is(const char *sym, const char *name)
 
 /* One symbol against the object model's list: exported objects from
  * .dynsym (pass 0) or .symtab, statics from .symtab only. */
+/* A file-local variable "file.c:name" against nm, a local symbol of the
+ * source file `file` (the last STT_FILE seen, "" before any). */
+static int file_symbol_is(const char *want, const char *file, const char *nm)
+{
+	const char *colon = strchr(want, ':');
+
+	return colon && strlen(file) == (size_t)(colon - want) &&
+	       strncmp(file, want, (size_t)(colon - want)) == 0 &&
+	       strcmp(nm, colon + 1) == 0;
+}
+
 static void obj_symbol(struct elfobj *o, const char *nm, const GElf_Sym *sym,
-		       int pass)
+		       int pass, const char *file)
 {
 	if (nm[0] != '_' && nm[0] != 'P' && nm[0] != 's' && nm[0] != 'l' &&
 	    nm[0] != 'p' && nm[0] != 'd')
 		return;
 	for (int k = 0; k < HW_OBJSYM_COUNT; k++) {
+		if (hw_objsyms[k].how == HW_SYM_FILEPTR) {
+			if (!pass || GELF_ST_BIND(sym->st_info) != STB_LOCAL ||
+			    GELF_ST_TYPE(sym->st_info) != STT_OBJECT ||
+			    !file_symbol_is(hw_objsyms[k].name, file, nm))
+				continue;
+			if (o->objval[k] && o->objval[k] != sym->st_value)
+				o->objdup[k] = true;
+			o->objval[k] = sym->st_value;
+			return;
+		}
 		if (hw_objsyms[k].how == HW_SYM_STATIC ? !hw_symbol_is(nm, hw_objsyms[k].name)
 						       : strcmp(nm, hw_objsyms[k].name) != 0)
 			continue;
@@ -175,17 +196,26 @@ static void read_symbols(Elf *elf, struct elfobj *o)
 			d = elf_getdata(scn, NULL);
 			if (!d)
 				continue;
+			const char *file = "";
+
 			for (size_t i = 0, n = sh.sh_size / sh.sh_entsize; i < n; i++) {
 				GElf_Sym sym;
 				const char *nm;
 
-				if (!gelf_getsym(d, (int)i, &sym) || !sym.st_value ||
-				    sym.st_shndx == SHN_UNDEF)
+				if (!gelf_getsym(d, (int)i, &sym))
+					continue;
+				if (GELF_ST_TYPE(sym.st_info) == STT_FILE) {
+					/* the locals that follow are this file's */
+					nm = elf_strptr(elf, sh.sh_link, sym.st_name);
+					file = nm ? (strrchr(nm, '/') ? strrchr(nm, '/') + 1 : nm) : "";
+					continue;
+				}
+				if (!sym.st_value || sym.st_shndx == SHN_UNDEF)
 					continue;
 				nm = elf_strptr(elf, sh.sh_link, sym.st_name);
 				if (!nm)
 					continue;
-				obj_symbol(o, nm, &sym, pass);
+				obj_symbol(o, nm, &sym, pass, file);
 				if (nm[0] != '_' && nm[0] != 'P' && nm[0] != 'i')
 					continue;
 				for (int k = 0; k < NSYMS; k++) {

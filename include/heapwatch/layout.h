@@ -69,7 +69,7 @@
 	X(dk_kind,         "PyDictKeysObject.dk_kind (3.11+)")               \
 	X(dk_nentries,     "PyDictKeysObject.dk_nentries")                   \
 	X(dk_indices,      "PyDictKeysObject.dk_indices")                    \
-	X(dk_entry_size,   "sizeof(PyDictKeyEntry)")                         \
+	X(dk_entry_size,   "sizeof(PyDictKeyEntry) (PyDictEntry in 27)")                         \
 	X(dk_uentry_size,  "sizeof(PyDictUnicodeEntry) (3.11+)")              \
 	/* --- the object model (objects.h): referents and sizes --- */      \
 	X(ob_size,         "PyVarObject.ob_size")                            \
@@ -290,7 +290,20 @@
 	X(deque_leftindex, "dequeobject.leftindex")                          \
 	X(deque_rightindex,"dequeobject.rightindex")                         \
 	X(block_data,      "block.data (deque)")                             \
-	X(block_rightlink, "block.rightlink (deque)")
+	X(block_rightlink, "block.rightlink (deque)")                        \
+	/* Python 2.7 only: the dict table, old-style classes, int */       \
+	X(dict_smalltable, "PyDictObject.ma_smalltable (27)")                \
+	X(exc_message,     "PyBaseExceptionObject.message (27)")             \
+	X(method_class,    "PyMethodObject.im_class (27)")                   \
+	X(class_bases,     "PyClassObject.cl_bases (27)")                    \
+	X(class_dict,      "PyClassObject.cl_dict (27)")                     \
+	X(class_name,      "PyClassObject.cl_name (27)")                     \
+	X(class_getattr,   "PyClassObject.cl_getattr (27)")                  \
+	X(class_setattr,   "PyClassObject.cl_setattr (27)")                  \
+	X(class_delattr,   "PyClassObject.cl_delattr (27)")                  \
+	X(inst_class,      "PyInstanceObject.in_class (27)")                 \
+	X(inst_dict,       "PyInstanceObject.in_dict (27)")                  \
+	X(int_ival,        "PyIntObject.ob_ival (27)")
 
 struct hw_offsets {
 #define HW_OFFSET_MEMBER(name, desc) int64_t name;

@@ -48,6 +48,8 @@ enum hw_kind {
 	HW_K_MAPPINGPROXY,
 	HW_K_TRACEBACK,
 	HW_K_EXCEPTION,
+	HW_K_CLASS,        /* 2.7 old-style class (classobj) */
+	HW_K_INSTANCE,     /* 2.7 old-style instance */
 	/* C types hand-coded (not builtins): */
 	HW_K_SLICE,
 	HW_K_NAMESPACE,    /* types.SimpleNamespace */

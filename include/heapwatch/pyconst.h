@@ -11,7 +11,7 @@
  *
  * Sources: Include/object.h, Include/cpython/object.h,
  * Include/internal/pycore_object.h, pycore_frame.h, pycore_dict.h,
- * structmember.h, methodobject.h of each release (3.6-3.15), and the
+ * structmember.h, methodobject.h of each release (2.7, 3.6-3.15), and the
  * live checks recorded in shared/notes/cpython-referents.md.
  */
 #ifndef HEAPWATCH_PYCONST_H
@@ -98,7 +98,7 @@ struct hw_pyconst {
 };
 
 /* The row for version_hex (PY_VERSION_HEX), or NULL when none applies
- * (2.7 and anything older than 3.6).  The last row covers every later
+ * (anything older than 2.7, and 3.0-3.5).  The last row covers every later
  * 3.x: these constants have moved rarely, and a version newer than the
  * tested ones is said to be untested by the layout, not here. */
 const struct hw_pyconst *hw_pyconst_for(uint32_t version_hex);

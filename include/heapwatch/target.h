@@ -25,8 +25,11 @@
  * (.dynsym; a type object's address), HW_SYM_PTR an exported pointer
  * variable (the object is *symbol: PyExc_BaseException, _PySet_Dummy),
  * HW_SYM_STATIC a static function, only in a .symtab (the binary's, or
- * its separate debug file's: hw_target_debug_symbols). */
-enum { HW_SYM_DATA, HW_SYM_PTR, HW_SYM_STATIC };
+ * its separate debug file's: hw_target_debug_symbols), HW_SYM_FILEPTR a
+ * static pointer variable of one source file, named "file.c:variable"
+ * (the .symtab's local symbols that follow that file's STT_FILE entry;
+ * the object is *symbol: 2.7's set dummy, one of two statics "dummy"). */
+enum { HW_SYM_DATA, HW_SYM_PTR, HW_SYM_STATIC, HW_SYM_FILEPTR };
 #define HW_OBJSYMS(X)                                                        \
 	X(type_type,        "PyType_Type",            HW_SYM_DATA)           \
 	X(object_type,      "PyBaseObject_Type",      HW_SYM_DATA)           \
@@ -65,6 +68,12 @@ enum { HW_SYM_DATA, HW_SYM_PTR, HW_SYM_STATIC };
 	X(slice_type,       "PySlice_Type",           HW_SYM_DATA)           \
 	X(base_exception,   "PyExc_BaseException",    HW_SYM_PTR)            \
 	X(set_dummy,        "_PySet_Dummy",           HW_SYM_PTR)            \
+	/* Python 2.7: str, int, old-style classes, the set dummy */        \
+	X(string_type,      "PyString_Type",          HW_SYM_DATA)           \
+	X(int_type,         "PyInt_Type",             HW_SYM_DATA)           \
+	X(class_type,       "PyClass_Type",           HW_SYM_DATA)           \
+	X(instance_type,    "PyInstance_Type",        HW_SYM_DATA)           \
+	X(set_dummy27,      "setobject.c:dummy",      HW_SYM_FILEPTR)        \
 	X(subtype_traverse, "subtype_traverse",       HW_SYM_STATIC)         \
 	X(lookdict,         "lookdict",               HW_SYM_STATIC)         \
 	X(lru_traverse,     "lru_cache_tp_traverse",  HW_SYM_STATIC)         \

@@ -9,6 +9,7 @@
 
 #include "heapwatch/objects.h"
 #include "heapwatch/pyconst.h"
+#include "heapwatch/pyread.h"
 #include "heapwatch/snap.h"
 #include "heapwatch/target.h"
 #include "runner.h"
@@ -72,6 +73,24 @@ static void set_mro(struct world *w, uint64_t t, int n, const uint64_t *mro)
 	synth_w64(&w->h, t + (uint64_t)w->h.o.tp_mro, mk_tuple(w, n, mro));
 }
 
+/* A C method table naming __sizeof__ for static type t, as the builtin
+ * types that have a __sizeof__ of their own carry (the model takes a
+ * table type's rule only when it defines one: 2.7's type does not). */
+static void with_sizeof(struct world *w, uint64_t t)
+{
+	const struct hw_offsets *f = &w->h.o;
+	uint64_t name = synth_alloc(&w->h, 16), defs, lo, hi;
+	char buf[16] = "__sizeof__";
+
+	memcpy(&lo, buf, 8);
+	memcpy(&hi, buf + 8, 8);
+	synth_w64(&w->h, name, lo);
+	synth_w64(&w->h, name + 8, hi);
+	defs = synth_alloc(&w->h, 2 * (size_t)f->methoddef_size);
+	synth_w64(&w->h, defs + (uint64_t)f->methoddef_name, name);
+	synth_w64(&w->h, t + (uint64_t)f->tp_methods, defs);
+}
+
 static void world_init(struct world *w)
 {
 	struct hw_err e;
@@ -125,6 +144,19 @@ static void world_init(struct world *w)
 	set_mro(w, w->odict, 3, (uint64_t[]){ w->odict, w->dict, w->object });
 	w->deque = mk_type(w, "collections.deque", TRAV(20), 216, 0, 1u << 14, w->object);
 	set_mro(w, w->deque, 2, (uint64_t[]){ w->deque, w->object });
+	with_sizeof(w, w->list);
+	with_sizeof(w, w->dict);
+	with_sizeof(w, w->set);
+	with_sizeof(w, w->type);
+	with_sizeof(w, w->longt);
+	with_sizeof(w, w->str);
+	/* the dummy key of deleted set slots (sets are opaque without it) */
+	{
+		uint64_t var = synth_alloc(&w->h, 8);
+
+		synth_w64(&w->h, var, synth_str(&w->h, "<dummy key>"));
+		w->t.objsym[HW_OBJSYM_set_dummy] = var;
+	}
 	w->l.source = HW_SRC_TABLE;
 	w->m = synth_mem(&w->h);
 	w->s = hw_snap_new(w->m, 0, &e);
@@ -623,6 +655,81 @@ START_TEST(test_c_types_corrupt)
 }
 END_TEST
 
+/* Entries of a 2.7 table, for test_dict27. */
+struct entries27 {
+	uint64_t key[16], value[16];
+	int n;
+};
+
+static int collect27(void *arg, const struct hw_dict_entry *en, struct hw_err *e)
+{
+	struct entries27 *x = arg;
+
+	(void)e;
+	if (x->n < 16) {
+		x->key[x->n] = en->key;
+		x->value[x->n] = en->value;
+	}
+	x->n++;
+	return 0;
+}
+
+/* 2.7 dicts: a table of their own (ma_mask + 1 PyDictEntry at ma_table,
+ * ma_smalltable inside the object), chosen by the layout's dict_mask;
+ * a deleted slot keeps the dummy key and no value; a mask that is no
+ * power of two less one, or a table pointer no object could have, is
+ * corrupt. */
+START_TEST(test_dict27)
+{
+	struct world w;
+	struct hw_offsets o27;
+	struct hw_dict_info di;
+	struct entries27 x;
+	struct hw_err e;
+	uint64_t d, k1, v1, dummy;
+
+	world_init(&w);
+	o27 = w.h.o;
+	o27.dict_mask = 32;
+	o27.dict_keys = 40;
+	o27.dict_smalltable = 56;
+	o27.dict_values = HW_NOFIELD;
+	o27.dk_entry_size = 24;
+	o27.dk_entry_key = 8;
+	o27.dk_entry_value = 16;
+	d = synth_alloc(&w.h, 56 + 8 * 24);
+	k1 = synth_alloc(&w.h, 64);
+	v1 = synth_alloc(&w.h, 64);
+	dummy = synth_alloc(&w.h, 64);
+	synth_w64(&w.h, d + 32, 7);
+	synth_w64(&w.h, d + 40, d + 56);
+	synth_w64(&w.h, d + 56 + 2 * 24 + 8, k1);
+	synth_w64(&w.h, d + 56 + 2 * 24 + 16, v1);
+	synth_w64(&w.h, d + 56 + 5 * 24 + 8, dummy);   /* deleted */
+	hw_snap_reset(w.s, 1);
+	ck_assert_int_eq(hw_dict_info(w.s, &o27, d, 0, 0, &di, &e), 0);
+	ck_assert_int_eq(di.dk_nentries, 8);
+	ck_assert(di.general && !di.split);
+	ck_assert(di.entries == d + 56);
+	memset(&x, 0, sizeof x);
+	ck_assert_int_eq(hw_dict_entries(w.s, &o27, &di, collect27, &x, &e), 0);
+	ck_assert_int_eq(x.n, 8);
+	ck_assert(x.key[2] == k1 && x.value[2] == v1);
+	ck_assert(x.key[5] == dummy && x.value[5] == 0);
+	/* corrupt: a mask of 6, then a table at 0x10 */
+	synth_w64(&w.h, d + 32, 6);
+	hw_snap_reset(w.s, 1);
+	ck_assert_int_eq(hw_dict_info(w.s, &o27, d, 0, 0, &di, &e), -1);
+	ck_assert_int_eq(e.code, HW_ECORRUPT);
+	synth_w64(&w.h, d + 32, 7);
+	synth_w64(&w.h, d + 40, 0x10);
+	hw_snap_reset(w.s, 1);
+	ck_assert_int_eq(hw_dict_info(w.s, &o27, d, 0, 0, &di, &e), -1);
+	ck_assert_int_eq(e.code, HW_ECORRUPT);
+	world_fini(&w);
+}
+END_TEST
+
 START_TEST(test_refused)
 {
 	struct world w;
@@ -631,9 +738,9 @@ START_TEST(test_refused)
 	struct hw_err e;
 
 	world_init(&w);
-	/* 2.7 has no model */
+	/* 3.0-3.5 have no model */
 	t = w.t;
-	t.version_hex = 0x02070ff0;
+	t.version_hex = 0x030509f0;
 	ck_assert_ptr_null(hw_objects_new(&t, &w.l, w.s, &e));
 	ck_assert_int_eq(e.code, HW_EVERSION);
 	/* a layout without the object fields (a hand-written row) */
@@ -648,8 +755,14 @@ END_TEST
 
 START_TEST(test_pyconst_rows)
 {
-	/* every version from 3.6 has a row; gh-130327 by patch release */
-	ck_assert_ptr_null(hw_pyconst_for(0x02070ff0));
+	/* 2.7 and every version from 3.6 have a row; gh-130327 by patch
+	 * release */
+	ck_assert_ptr_null(hw_pyconst_for(0x020600f0));
+	ck_assert_ptr_null(hw_pyconst_for(0x030509f0));
+	ck_assert_ptr_nonnull(hw_pyconst_for(0x02070ff0));
+	ck_assert_int_eq(hw_pyconst_for(0x02070ff0)->sizeof_preheader_rule, 0);
+	ck_assert_int_eq(hw_pyconst_for(0x02070ff0)->subtype_visit_type_rule, 0);
+	ck_assert_int_eq(hw_pyconst_for(0x02070ff0)->managed_dict_at, HW_NOCONST);
 	ck_assert_ptr_nonnull(hw_pyconst_for(0x030600f0));
 	ck_assert_int_eq(hw_pyconst_for(0x030d00f0)->managed_dict_first, 0);
 	ck_assert_int_eq(hw_pyconst_for(0x030d12f0)->managed_dict_first, 1);
@@ -679,6 +792,7 @@ int main(void)
 	tcase_add_test(tc, test_instances);
 	tcase_add_test(tc, test_types_corrupt);
 	tcase_add_test(tc, test_c_types_corrupt);
+	tcase_add_test(tc, test_dict27);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_pyconst_rows);
 	suite_add_tcase(s, tc);
