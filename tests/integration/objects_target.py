@@ -1,4 +1,4 @@
-# objects_target.py - a CPython 3.6+ process holding the structures of
+# objects_target.py - a CPython 2.7 or 3.6+ process holding the structures of
 # issue 10's test list, which dumps, for every object gc.get_objects()
 # returns, its id, type name, sys.getsizeof and the ids of
 # gc.get_referents(), then waits to be read from outside.
@@ -41,9 +41,12 @@ def interned(o):
 
 
 def subclass_registry(o):
-    # a type's tp_subclasses: {address: weakref to a subclass}.  Phase B
-    # makes classes, which adds to the registries of their (phase A or
-    # static) bases: those are skipped in phase A.
+    # a type's tp_subclasses: {address: weakref to a subclass} (2.7: a
+    # list of weakrefs).  Phase B makes classes, which adds to the
+    # registries of their (phase A or static) bases: those are skipped in
+    # phase A.
+    if type(o) is list and sys.version_info[0] == 2 and o:
+        return all(type(v) is weakref.ref and isinstance(v(), type) for v in o)
     if type(o) is not dict or not o:
         return False
     for v in o.values():
@@ -138,8 +141,7 @@ def build_b(ns):
         pass
 
 
-    class WithMeta(object, metaclass=Meta):
-        x = 1
+    WithMeta = Meta("WithMeta", (object,), {"x": 1})   # 2.7 and 3.x alike
 
 
     class Registry(object):
@@ -173,12 +175,29 @@ def build_b(ns):
         yield x
 
 
-    async def coro_fn(x):
-        return x
+    if sys.version_info >= (3, 6):
+        scope = {}
+        exec("async def coro_fn(x):\n    return x\n\n"
+             "async def agen_fn(x):\n    yield x\n", scope)
+        ns.coro = scope["coro_fn"](1)
+        ns.agen = scope["agen_fn"](2)
+    else:
+        # 2.7: old-style classes, their instances, bound and unbound
+        # instancemethods, int, long and unicode keys
+        class Old:
+            attr = [1]
 
+            def m(self):
+                return 1
 
-    async def agen_fn(x):
-        yield x
+        ns.old_class = Old
+        ns.old = Old()
+        ns.old.x = [2]
+        ns.old_bound = ns.old.m
+        ns.old_unbound = Old.m
+        ns.int_keys = {1: [1], long(10 ** 15): [2], 2 ** 70: [4]}  # noqa: F821
+        ns.bool_keys = {True: [3]}
+        ns.unicode_keys = {u"u": [1]}
 
 
     def fail(arg):
@@ -225,8 +244,6 @@ def build_b(ns):
     ns.gen = gen_fn([7])
     next(ns.gen)                        # suspended with locals
     ns.fresh_gen = gen_fn(8)            # never started
-    ns.coro = coro_fn(1)
-    ns.agen = agen_fn(2)
     ns.wr_target = Plain()
     ns.wr = weakref.ref(ns.wr_target, lambda r: None)
     ns.partial = functools.partial(max, [1], key=len)
@@ -240,7 +257,8 @@ def build_b(ns):
     ns.long_deque = collections.deque(([i] for i in range(200)), maxlen=150)
     ns.od = collections.OrderedDict(a=[1])
     ns.dd = collections.defaultdict(list, a=[1])
-    ns.sn = types.SimpleNamespace(a=[1])
+    if hasattr(types, "SimpleNamespace"):
+        ns.sn = types.SimpleNamespace(a=[1])
     ns.bytearray = bytearray(b"x" * 100)
     ns.module_func = make_closure
     try:
@@ -286,6 +304,10 @@ def main():
         "tuple": id(B.tuple), "general": id(B.general),
         "b_module": id(B),
     }
+    if hasattr(B, "old"):
+        marks.update(old=id(B.old), old_class=id(B.old_class), old_attr=id(B.old_class.attr),
+                     old_bound=id(B.old_bound), int_keys=id(B.int_keys),
+                     bool_keys=id(B.bool_keys))
     doc = {"python": "%d.%d.%d" % sys.version_info[:3], "records": records,
            "skip": sorted(skip), "marks": marks,
            "frozen": len(frozen_ids) if hasattr(gc, "freeze") else 0}

@@ -126,6 +126,11 @@ def check_marks(res, b, tgt, hw):
                   (m["dispatcher"], "['_dispatcher']") in labels_of(hw, mod_dict[0]),
                   labels_of(hw, mod_dict[0])[:5])
     d_edges = labels_of(hw, m["dispatcher"])
+    if v < (3, 11):
+        res.skip("%s: managed values" % b.label, "managed dicts and inline values are 3.11+: "
+                 "the instance __dict__ is checked instead")
+    if not tgt["frozen"]:
+        res.skip("%s: gc.freeze" % b.label, "gc.freeze() is 3.7+: phase A is not frozen here")
     if v >= (3, 11):
         res.check("%s: Dispatcher ._expected (managed values)" % b.label,
                   (m["expected"], "._expected") in d_edges, d_edges)
@@ -152,6 +157,24 @@ def check_marks(res, b, tgt, hw):
     res.check("%s: general dict key edges" % b.label,
               any(lab == "(key)" for _, lab in labels_of(hw, m["general"])),
               labels_of(hw, m["general"]))
+    if "old" in m:
+        # 2.7: an old-style instance holds its class and its __dict__, an
+        # old-style class its __dict__, a bound instancemethod im_class
+        old = labels_of(hw, m["old"])
+        res.check("%s: old-style instance .__class__ and .__dict__" % b.label,
+                  (m["old_class"], ".__class__") in old and
+                  any(lab == ".__dict__" for _, lab in old), old)
+        res.check("%s: old-style class .__dict__['attr']" % b.label,
+                  any(any(a == m["old_attr"] and lab == "['attr']" for a, lab in labels_of(hw, d))
+                      for d, l0 in labels_of(hw, m["old_class"]) if l0 == ".__dict__"),
+                  labels_of(hw, m["old_class"]))
+        res.check("%s: bound instancemethod .__self__ and .im_class" % b.label,
+                  set([(m["old"], ".__self__"), (m["old_class"], ".im_class")]) <=
+                  set(labels_of(hw, m["old_bound"])), labels_of(hw, m["old_bound"]))
+        keys = set(lab for _, lab in labels_of(hw, m["int_keys"]) + labels_of(hw, m["bool_keys"]))
+        res.check("%s: int, long and bool keys labelled as repr" % b.label,
+                  set(["[1]", "[1000000000000000]", "[<int>]", "[True]"]) <= keys,
+                  sorted(keys))
 
 
 def main():
@@ -167,8 +190,8 @@ def main():
         res.skip("objects", s)
     tmp = tempfile.mkdtemp(prefix="hw-objects-")
     for b in found:
-        if tuple(b.version[:2]) < (3, 6):
-            res.skip(b.label, "the object model covers CPython 3.6 and later")
+        if tuple(b.version[:2]) < (2, 7) or (3, 0) <= tuple(b.version[:2]) < (3, 6):
+            res.skip(b.label, "the object model covers CPython 2.7 and 3.6 and later")
             continue
         p = None
         try:

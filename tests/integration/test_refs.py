@@ -106,6 +106,13 @@ def check_target(label, build):
         if rc != 0 and "need CPython" in err:
             R.skip(label, "the object model does not cover it: " + err.strip())
             return
+        v = tuple(build.version[:2])
+        if v < (3, 7):
+            R.skip(label + " gc.freeze", "gc.freeze() is 3.7+: FrozenItem sits in a list "
+                   "that is not frozen here")
+        if v < (3, 11):
+            R.skip(label + " inline values", "managed dicts and inline values are 3.11+: "
+                   "InlineItem is held through an instance __dict__ here")
         modelled = None
         for typ, want_root in CASES:
             what = "%s refs %s" % (label, typ)
