@@ -65,9 +65,11 @@ def main():
     for s in skipped:
         res.skip("sizes", s)
     for b in found:
-        if tuple(b.version[:2]) < (3, 6):
-            res.skip(b.label, "the object model covers CPython 3.6 and later")
+        if tuple(b.version[:2]) < (2, 7) or (3, 0) <= tuple(b.version[:2]) < (3, 6):
+            res.skip(b.label, "the object model covers CPython 2.7 and 3.6 and later")
             continue
+        if tuple(b.version[:2]) < (3, 11):
+            res.skip(b.label + ": values_bytes", "instance values outside a dict are 3.11+")
         p = subprocess.Popen(b.argv(TARGET), env=b.env(), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
         try:
