@@ -434,7 +434,7 @@ static int take_refs(pid_t pid, const struct hw_census_opts *o,
 	struct hw_capture_stats st;
 	struct hw_job j;
 	static char python[32], source[16];
-	int rc = -1;
+	int rc = -1, seeded = 0;
 
 	*job = NULL;
 	if (!s)
@@ -451,7 +451,7 @@ static int take_refs(pid_t pid, const struct hw_census_opts *o,
 	/* The graph reads nearly every page of the heap: copying the resident
 	 * writable memory whole costs about the same pause as a learnt plan
 	 * and spares the pre-walk, a second run of the whole job. */
-	if (hw_session_seed_resident(s, j.kind, REFS_SEED_MAX, e) < 0)
+	if ((seeded = hw_session_seed_resident(s, j.kind, REFS_SEED_MAX, e)) < 0)
 		goto out;
 	if (hw_session_capture(s, &j, &st, e) < 0)
 		goto out;
@@ -469,6 +469,7 @@ static int take_refs(pid_t pid, const struct hw_census_opts *o,
 	m->stops = st.stops;
 	m->attempts = st.attempts;
 	m->partial = st.partial;
+	m->plan = !st.attempts ? NULL : seeded ? "resident" : "pre-walk";
 	rc = 0;
 out:
 	if (rc < 0) {

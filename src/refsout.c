@@ -192,6 +192,8 @@ static void jmeta(FILE *f, const struct hw_refs_meta *m, const struct hw_refs_re
 	jstr(f, "python", m->python, 1);
 	jstr(f, "layout_source", m->layout_source, 1);
 	jstr(f, "mode", m->mode, 1);
+	if (m->plan)
+		jstr(f, "plan", m->plan, 1);
 	fprintf(f, "\"pause_us\":%" PRIu64 ",\"max_pause_us\":%" PRIu64
 		",\"stops\":%u,\"attempts\":%u,\"copied_bytes\":%" PRIu64
 		",\"job_us\":%" PRIu64 ",\"partial\":%s,",

@@ -16,6 +16,8 @@ struct hw_refs_meta {
 	const char *python;          /* "3.11.7" */
 	const char *layout_source;   /* "dwarf" ... */
 	const char *mode;            /* "snapshot", "stopped" */
+	const char *plan;            /* how the copy was planned: "resident",
+					"pre-walk" (static); NULL: no copy */
 	uint64_t pause_ns, max_pause_ns, copied_bytes, job_ns;
 	unsigned stops, attempts;
 	int partial;

@@ -116,6 +116,14 @@ def main():
               med([r[1]["graph"]["memory_bytes"] / 1048576.0 for r in refs]), rss))
     print("  CPU: census %.0f ms, refs %.0f ms (heapwatch's own, user + system)" % (
         med([c[1]["_cpu_ms"] for c in census]), med([r[1]["_cpu_ms"] for r in refs])))
+    g = lambda k: med([r[1]["graph"][k] / 1000.0 for r in refs])
+    job = med([r[1]["job_us"] / 1000.0 for r in refs])
+    print("  refs time by phase (ms): the job over the copy %.0f = walk %.0f + references %.0f "
+          "+ roots %.0f + query %.0f; the rest of its CPU (%.0f ms: attach, layout from "
+          "DWARF, plan, copy, output) before and after; plan: %s" % (
+              job, g("walk_us"), g("references_us"), g("roots_us"), g("query_us"),
+              med([r[1]["_cpu_ms"] - r[1]["job_us"] / 1000.0 for r in refs]),
+              d.get("plan", "not reported")))
     print("  refs pause / census pause: %.2f" % (
         med([r[0] for r in refs]) / max(1, med([c[0] for c in census]))))
     if og and og[0] != "none":

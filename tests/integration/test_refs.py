@@ -113,6 +113,13 @@ def check_target(label, build):
         if v < (3, 11):
             R.skip(label + " inline values", "managed dicts and inline values are 3.11+: "
                    "InlineItem is held through an instance __dict__ here")
+        if rc == 0 and doc is not None:
+            # the graph reads nearly the whole heap: its copy is planned
+            # from the resident pages, with no pre-walk
+            R.check(label + " refs copies the resident heap", doc.get("plan") == "resident",
+                    "plan %s" % doc.get("plan"))
+            print("NOTE %s: plan %s, %d copies, %d bytes" %
+                  (label, doc.get("plan"), doc["attempts"], doc["copied_bytes"]))
         modelled = None
         for typ, want_root in CASES:
             what = "%s refs %s" % (label, typ)
