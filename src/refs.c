@@ -1125,6 +1125,7 @@ static int query(struct hw_refs *r)
 	struct holders h = { 0 };
 	struct hw_rg_chain rc;
 	const char *matched;
+	unsigned char *is_match = NULL;
 	int ret = -1;
 
 	hw_rg_chain_init(&rc);
@@ -1133,16 +1134,24 @@ static int query(struct hw_refs *r)
 	res->type = matched;
 	if (!matched)
 		return 0;
+	/* by type first: types are few, nodes many (two types may share
+	 * the name) */
+	if (!(is_match = calloc(hw_refgraph_ntypes(r->g) + 1, 1)))
+		goto nomem;
+	for (uint32_t t = 0; t < hw_refgraph_ntypes(r->g); t++)
+		is_match[t] = r->tnames[t] == matched || strcmp(r->tnames[t], matched) == 0;
 	for (uint32_t u = 0; u < n; u++)
-		ninst += tname(r, u) == matched || strcmp(tname(r, u), matched) == 0;
+		ninst += is_match[hw_refgraph_type_id(r->g, u)];
 	res->instances = ninst;
-	if (!ninst)
+	if (!ninst) {
+		free(is_match);
 		return 0;
+	}
 	if (!(inst = malloc(ninst * sizeof *inst)))
 		goto nomem;
 	ninst = 0;
 	for (uint32_t u = 0; u < n; u++)
-		if (strcmp(tname(r, u), matched) == 0)
+		if (is_match[hw_refgraph_type_id(r->g, u)])
 			inst[ninst++] = u;
 	if (holders(r, inst, ninst, &h, &rowof) < 0)
 		goto out;
@@ -1210,6 +1219,7 @@ out:
 	free(samples);
 	free(rowof);
 	free(inst);
+	free(is_match);
 	free(h.rows);
 	free(h.map);
 	return ret;
