@@ -15,13 +15,17 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ==================== what to look up ==================== */
 
@@ -694,6 +698,112 @@ static bool same_file(const struct cache_ent *c, const struct stat *st)
 
 /* ==================== the scan ==================== */
 
+/* What the offsets are read from: type DIEs (.debug_info,
+ * .debug_abbrev) and their names (.debug_str, .debug_line_str,
+ * .debug_str_offsets).  libdw inflates every compressed debug section
+ * when it opens a file, line tables and location lists included: for
+ * Debian's -dbg files (compressed) those are 40% of the work. */
+static bool unneeded_section(const char *name)
+{
+	static const char *const names[] = {
+		".debug_line", ".debug_loclists", ".debug_loc", ".debug_rnglists",
+		".debug_ranges", ".debug_aranges", ".debug_frame", ".debug_macro",
+		".debug_macinfo", ".debug_names", ".debug_pubnames", ".debug_pubtypes",
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+struct lean {
+	int fd;
+	Elf *elf;
+	Dwarf *dw;
+	char *file;     /* the file the DWARF came from (malloc) */
+};
+
+static void lean_end(struct lean *ln)
+{
+	if (ln->dw)
+		dwarf_end(ln->dw);
+	if (ln->elf)
+		elf_end(ln->elf);
+	if (ln->fd >= 0)
+		close(ln->fd);
+	free(ln->file);
+	memset(ln, 0, sizeof *ln);
+	ln->fd = -1;
+}
+
+/* Whether elf carries the build-id id (n bytes). */
+static bool has_build_id(Elf *elf, const unsigned char *id, int n)
+{
+	const void *bid;
+	ssize_t bn = dwelf_elf_gnu_build_id(elf, &bid);
+
+	return bn == n && memcmp(bid, id, (size_t)n) == 0;
+}
+
+/* Open mod's separate debug file, found by build-id under
+ * /usr/lib/debug or extra_root (where dwfl looks first), with the
+ * sections the scan never reads hidden (SHT_NOBITS on a private mapping
+ * of the file), so that libdw does not inflate them.  NULL when that is
+ * not possible (no such file, DWARF in the binary itself, a file that
+ * refers to a supplementary one): the caller then asks dwfl.  Everything
+ * in *ln is ours (lean_end), nothing of dwfl's. */
+static Dwarf *lean_dwarf(Dwfl_Module *mod, const char *extra_root, struct lean *ln)
+{
+	const char *roots[2] = { "/usr/lib/debug", extra_root };
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	char hex[2 * 64 + 1], file[4200];
+	int n = dwfl_module_build_id(mod, &id, &vaddr);
+	size_t shstrndx;
+
+	memset(ln, 0, sizeof *ln);
+	ln->fd = -1;
+	if (n < 2 || n > 64)
+		return NULL;
+	for (int i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	for (size_t r = 0; r < 2 && ln->fd < 0; r++) {
+		if (!roots[r])
+			continue;
+		snprintf(file, sizeof file, "%s/.build-id/%.2s/%s.debug", roots[r], hex, hex + 2);
+		ln->fd = open(file, O_RDONLY | O_CLOEXEC);
+	}
+	if (ln->fd < 0 || !(ln->file = strdup(file)))
+		goto fail;
+	ln->elf = elf_begin(ln->fd, ELF_C_READ_MMAP_PRIVATE, NULL);
+	if (!ln->elf || elf_kind(ln->elf) != ELF_K_ELF || !has_build_id(ln->elf, id, n) ||
+	    elf_getshdrstrndx(ln->elf, &shstrndx) != 0)
+		goto fail;
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(ln->elf, scn)) != NULL;) {
+		GElf_Shdr sh;
+		const char *sn;
+
+		if (!gelf_getshdr(scn, &sh) ||
+		    !(sn = elf_strptr(ln->elf, shstrndx, sh.sh_name)))
+			goto fail;
+		/* a dwz'd file shares DIEs with another: leave that to dwfl */
+		if (strcmp(sn, ".gnu_debugaltlink") == 0 || strcmp(sn, ".debug_sup") == 0)
+			goto fail;
+		if (sh.sh_type != SHT_NOBITS && unneeded_section(sn)) {
+			sh.sh_type = SHT_NOBITS;
+			if (!gelf_update_shdr(scn, &sh))
+				goto fail;
+		}
+	}
+	if (!(ln->dw = dwarf_begin_elf(ln->elf, DWARF_C_READ, NULL)))
+		goto fail;
+	return ln->dw;
+fail:
+	lean_end(ln);
+	return NULL;
+}
+
 /* debuginfo_path: dwfl's default list, plus extra_root (a container's
  * /usr/lib/debug) when not NULL. */
 static int dwarf_file(const char *path, const char *extra_root,
@@ -709,6 +819,7 @@ static int dwarf_file(const char *path, const char *extra_root,
 		.debuginfo_path = &dipath_p,
 	};
 	struct typetab tt;
+	struct lean ln = { .fd = -1 };
 	struct stat st;
 	Dwfl *dwfl = NULL;
 	Dwfl_Module *mod;
@@ -739,7 +850,8 @@ static int dwarf_file(const char *path, const char *extra_root,
 		hw_err_set(e, HW_ELAYOUT, 0, "%s: %s", path, dwfl_errmsg(-1));
 		goto out;
 	}
-	dw = dwfl_module_getdwarf(mod, &bias);
+	if (!(dw = lean_dwarf(mod, extra_root, &ln)))
+		dw = dwfl_module_getdwarf(mod, &bias);
 	if (!dw) {
 		hw_err_set(e, HW_ELAYOUT, 0,
 			   "%s: no DWARF debug info, in it or in a debug file found by "
@@ -758,7 +870,10 @@ static int dwarf_file(const char *path, const char *extra_root,
 			   "PyTypeObject, PyGC_Head)", path);
 		goto out;
 	}
-	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &dbgfile);
+	if (ln.dw)
+		dbgfile = ln.file;
+	else
+		dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &dbgfile);
 	if (where && where_size)
 		snprintf(where, where_size, "%s", dbgfile ? dbgfile : path);
 	{
@@ -775,6 +890,7 @@ static int dwarf_file(const char *path, const char *extra_root,
 	rc = 0;
 out:
 	free(tt.seen);
+	lean_end(&ln);
 	if (dwfl)
 		dwfl_end(dwfl);
 	return rc;
