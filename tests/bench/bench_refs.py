@@ -1,5 +1,5 @@
 # bench_refs.py - `heapwatch refs` on a 1M-object heap: the target's pause
-# beside the census's pause and its copy floor, the wall time beside
+# and of `dump --sizes` beside the census's pause and its copy floor, the wall time beside
 # in-process objgraph.find_backref_chain and show_backrefs (Debian's
 # python3-objgraph) on the same heap, and heapwatch's peak memory.
 # Figures, not thresholds: medians of BENCH_RUNS runs (default 3).
@@ -80,7 +80,7 @@ def main():
         return 0
     t = Target()
     try:
-        census, refs = [], []
+        census, refs, sizes = [], [], []
         run(["dump", "--json", str(t.pid)])              # warm the DWARF cache
         for _ in range(RUNS):
             t.cmd("r")
@@ -89,6 +89,9 @@ def main():
             t.cmd("r")
             doc, wall = run(["refs", "--json", str(t.pid), "xmpp.protocol.Iq"])
             refs.append((int(t.cmd("m")), doc, wall))
+            t.cmd("r")
+            doc, wall = run(["dump", "--json", "--sizes", str(t.pid)])
+            sizes.append((int(t.cmd("m")), doc, wall))
         rss = peak_rss_mb(["refs", str(t.pid), "xmpp.protocol.Iq"])
         og = t.cmd("o").split()
     finally:
@@ -110,6 +113,11 @@ def main():
         med([r[1]["pause_us"] / 1000.0 for r in refs]),
         med([r[1]["copied_bytes"] / 1048576.0 for r in refs]), "",
         med([r[2] for r in refs])))
+    print("%-28s %8.2fms %8.2fms %10.1f %10s %8.0fms" % (
+        "dump --sizes", med([r[0] / 1000.0 for r in sizes]),
+        med([r[1]["pause_us"] / 1000.0 for r in sizes]),
+        med([r[1]["copied_bytes"] / 1048576.0 for r in sizes]), "",
+        med([r[2] for r in sizes])))
     print("  refs: graph built and queried in %.0f ms after the target resumed; graph arrays "
           "%.1f MiB; heapwatch peak RSS %.0f MiB" % (
               med([r[1]["job_us"] / 1000.0 for r in refs]),
@@ -124,8 +132,9 @@ def main():
               job, g("walk_us"), g("references_us"), g("roots_us"), g("query_us"),
               med([r[1]["_cpu_ms"] - r[1]["job_us"] / 1000.0 for r in refs]),
               d.get("plan", "not reported")))
-    print("  refs pause / census pause: %.2f" % (
-        med([r[0] for r in refs]) / max(1, med([c[0] for c in census]))))
+    print("  refs pause / census pause: %.2f; dump --sizes pause / census pause: %.2f" % (
+        med([r[0] for r in refs]) / max(1, med([c[0] for c in census])),
+        med([r[0] for r in sizes]) / max(1, med([c[0] for c in census]))))
     if og and og[0] != "none":
         chain_ms, show_ms = float(og[0]), float(og[1])
         chain_cpu, show_cpu = float(og[3]), float(og[4])
