@@ -1,7 +1,9 @@
 #!/bin/sh
 # demo.sh HEAPWATCH: start a small leaking CPython service, then show what
-# heapwatch sees in it: the census now, what grew over two seconds, and
-# what a short daemon run kept in its history (heapwatch report).
+# heapwatch sees in it: the census now, what grew over two seconds, what a
+# short daemon run judged (heapwatch status) and kept in its history
+# (heapwatch report), then who holds the leaking objects (heapwatch refs)
+# and where the bytes are (dump --sizes).
 set -eu
 HW=${1:-build/heapwatch}
 PY=/usr/bin/python3
@@ -42,7 +44,7 @@ echo "== heapwatch dump --growth 2 $pid"
 echo
 echo "== heapwatch daemon for 8 s (no statsd listens: every sample also goes"
 echo "   to the local history; trend buckets of 1 s for a quick verdict), then"
-echo "   heapwatch report --text"
+echo "   heapwatch status and heapwatch report --text"
 cat > "$dir/heapwatch.yaml" <<EOF
 interval: 200ms
 flush_interval: 1s
@@ -66,6 +68,7 @@ chmod 600 "$dir/heapwatch.yaml"
 "$HW" daemon --config "$dir/heapwatch.yaml" &
 dpid=$!
 sleep 8
+"$HW" status --status-file "$dir/status.json"
 kill -TERM $dpid
 wait $dpid
 dpid=
@@ -74,3 +77,17 @@ html="$(dirname "$HW")/demo-report.html"
 "$HW" report --history "$dir/history.db" --since 1m --html "$html"
 echo
 echo "HTML report (one self-contained page): $html"
+
+echo
+echo "== heapwatch refs $pid Session   (who holds them, like objgraph's show_backrefs)"
+svg="$(dirname "$HW")/demo-refs.svg"
+if command -v dot >/dev/null 2>&1; then
+	"$HW" refs --samples 1 --svg "$svg" "$pid" Session
+	echo "the back-references drawn by Graphviz: $svg"
+else
+	"$HW" refs --samples 1 "$pid" Session
+fi
+
+echo
+echo "== heapwatch dump --sizes --sort bytes $pid   (bytes per type, like guppy's heap())"
+"$HW" dump --sizes --sort bytes --top 8 "$pid"
