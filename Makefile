@@ -133,7 +133,7 @@ check-integration: all
 	@sh tests/run-tests.sh $(B) integration
 
 demo: deps
-	@sh tests/install-deps.sh python3 python3.11-dbg
+	@sh tests/install-deps.sh python3 python3.11-dbg graphviz
 	@$(MAKE) --no-print-directory all
 	@sh tests/demo.sh $(B)/heapwatch
 
