@@ -16,7 +16,7 @@ for f in tests/fuzz/fuzz_*.c; do
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-Iinclude -Itests/unit -D_GNU_SOURCE $(pkg-config --cflags libelf libdw yaml-0.1) \
 		"$f" tests/unit/synth.c $srcs -o "$out/fuzz_$name" \
-		$(pkg-config --libs libelf libdw yaml-0.1) -lpthread
+		$(pkg-config --libs libelf libdw yaml-0.1) -lsqlite3 -lpthread -lm
 	rm -rf "$out/corpus_$name"; mkdir -p "$out/corpus_$name"
 	cp tests/fuzz/corpus/"$name"/* "$out/corpus_$name/"
 	echo "fuzz: running $name for ${secs}s"
