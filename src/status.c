@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,44 +16,76 @@
 #define STATUS_VERSION 1
 #define STATUS_FILE_MAX (16u << 20)   /* bytes read back */
 #define JSON_DEPTH_MAX 16
+#define JSON_VALUES_MAX (1u << 20)    /* values in one document */
+#define JSON_NUMBER_MAX 64            /* characters in one number */
 #define STALE_MIN_S 30.0
 
 /* ------------------------------------------------------------------ */
 /* writing */
 
-/* s as a JSON string: escaped, valid UTF-8 (U+FFFD for bad bytes). */
+/* The length of the valid UTF-8 sequence at p, of at most n bytes (a NUL
+ * ends it too), or 0 when there is none: no overlong forms, no
+ * surrogates, nothing above U+10FFFF.  *cp: the code point. */
+static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
+{
+	unsigned c = p[0], v;
+	size_t len, i;
+
+	if (c < 0x80)
+		len = 1, v = c;
+	else if (c >= 0xc2 && c <= 0xdf)
+		len = 2, v = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, v = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, v = c & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+/* A control character: C0, DEL or C1 (which some terminals obey even
+ * in UTF-8). */
+static int is_control(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+/* s as a JSON string: escaped (controls as \uXXXX), valid UTF-8 (U+FFFD
+ * for bad bytes), so that `status --json` can print the file as it is. */
 static void put_str(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	fputc('"', f);
 	while (*p) {
-		unsigned char c = *p;
-		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 :
-			     (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-		size_t i;
+		unsigned cp = 0;
+		size_t len = utf8_seq(p, 4, &cp);
 
-		if (c == '"' || c == '\\') {
-			fprintf(f, "\\%c", c);
-			p++;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			p++;
-			continue;
-		}
-		for (i = 1; len > 1 && i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				break;
-		/* overlong two-byte forms and bare continuation bytes */
-		if (len == 0 || i < len || (len == 2 && c < 0xc2)) {
+		if (len == 0) {
 			fputs("\xef\xbf\xbd", f);
 			p++;
-			continue;
+		} else if (cp == '"' || cp == '\\') {
+			fprintf(f, "\\%c", (char)cp);
+			p++;
+		} else if (is_control(cp)) {
+			fprintf(f, "\\u%04x", cp);
+			p += len;
+		} else {
+			fwrite(p, 1, len, f);
+			p += len;
 		}
-		fwrite(p, 1, len, f);
-		p += len;
 	}
 	fputc('"', f);
 }
@@ -254,6 +287,7 @@ struct jv {
 
 struct jp {
 	const char *s, *end, *p;
+	size_t nvalues;
 	char why[96];
 };
 
@@ -311,7 +345,26 @@ static int parse_string(struct jp *p, char **out)
 			}
 			b = nb;
 		}
-		if (c < 0x20) {
+		if (c >= 0x80) {
+			/* raw: valid UTF-8 and no C1 control, so that the file
+			 * itself is safe to print */
+			unsigned cp = 0;
+			size_t l = utf8_seq((const unsigned char *)p->p - 1,
+					    (size_t)(p->end - p->p) + 1, &cp);
+
+			if (l == 0 || is_control(cp)) {
+				p->p--;
+				free(b);
+				return fail(p, l ? "a control character in a string" :
+					    "invalid UTF-8 in a string");
+			}
+			memcpy(b + n, p->p - 1, l);
+			n += l;
+			p->p += l - 1;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			p->p--;
 			free(b);
 			return fail(p, "a control character in a string");
 		}
@@ -341,16 +394,20 @@ static int parse_string(struct jp *p, char **out)
 				}
 				u = u * 16 + (unsigned)h;
 			}
-			/* enough for what the writer escapes (U+0000..U+07FF);
-			 * others as U+FFFD */
+			/* U+0000 and surrogates (the writer never pairs
+			 * them) as U+FFFD; controls are kept here and
+			 * made visible when shown (jv_clean()) */
+			if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
+				u = 0xfffd;
 			if (u < 0x80) {
 				b[n++] = (char)u;
 			} else if (u < 0x800) {
 				b[n++] = (char)(0xc0 | (u >> 6));
 				b[n++] = (char)(0x80 | (u & 0x3f));
 			} else {
-				memcpy(b + n, "\xef\xbf\xbd", 3);
-				n += 3;
+				b[n++] = (char)(0xe0 | (u >> 12));
+				b[n++] = (char)(0x80 | ((u >> 6) & 0x3f));
+				b[n++] = (char)(0x80 | (u & 0x3f));
 			}
 			break;
 		}
@@ -431,12 +488,62 @@ static int parse_items(struct jp *p, struct jv *v, int depth, int obj)
 	}
 }
 
+static int isdig(const struct jp *p, const char *q)
+{
+	return q < p->end && *q >= '0' && *q <= '9';
+}
+
+/* A JSON number (RFC 8259: no hex, no inf or nan, no leading '+' or
+ * zeros), finite as a double. */
+static int parse_number(struct jp *p, struct jv *v)
+{
+	const char *q = p->p;
+	char tmp[JSON_NUMBER_MAX + 1], *end;
+
+	if (q < p->end && *q == '-')
+		q++;
+	if (!isdig(p, q))
+		return fail(p, "unexpected character");
+	if (*q == '0')
+		q++;
+	else
+		while (isdig(p, q))
+			q++;
+	if (q < p->end && *q == '.') {
+		if (!isdig(p, ++q))
+			return fail(p, "a bad number");
+		while (isdig(p, q))
+			q++;
+	}
+	if (q < p->end && (*q == 'e' || *q == 'E')) {
+		q++;
+		if (q < p->end && (*q == '+' || *q == '-'))
+			q++;
+		if (!isdig(p, q))
+			return fail(p, "a bad number");
+		while (isdig(p, q))
+			q++;
+	}
+	if ((size_t)(q - p->p) > JSON_NUMBER_MAX)
+		return fail(p, "a number too long");
+	memcpy(tmp, p->p, (size_t)(q - p->p));
+	tmp[q - p->p] = '\0';
+	v->num = strtod(tmp, &end);
+	if (end != tmp + (q - p->p))
+		return fail(p, "a bad number");
+	if (!isfinite(v->num))
+		return fail(p, "a number out of range");
+	v->t = J_NUM;
+	p->p = q;
+	return 0;
+}
+
 static int parse_value(struct jp *p, struct jv *v, int depth)
 {
-	char *end;
-
 	if (depth > JSON_DEPTH_MAX)
 		return fail(p, "nested too deep");
+	if (++p->nvalues > JSON_VALUES_MAX)
+		return fail(p, "too many values");
 	ws(p);
 	if (p->p >= p->end)
 		return fail(p, "unexpected end");
@@ -466,13 +573,7 @@ static int parse_value(struct jp *p, struct jv *v, int depth)
 		return fail(p, "an unknown word");
 	}
 	default:
-		/* the buffer is NUL-terminated: strtod stops there */
-		v->num = strtod(p->p, &end);
-		if (end == p->p)
-			return fail(p, "unexpected character");
-		v->t = J_NUM;
-		p->p = end;
-		return 0;
+		return parse_number(p, v);
 	}
 }
 
@@ -503,6 +604,56 @@ static const char *str(const struct jv *o, const char *key, const char *dflt)
 /* ------------------------------------------------------------------ */
 /* showing */
 
+/* Make every string of v safe to print on a terminal: controls decoded
+ * from \u escapes (C0, DEL, C1) become visible escapes, "\x1b" or
+ * "\u009b".  Strings are valid UTF-8 once parsed.  On running out of
+ * memory such a string is emptied. */
+static void jv_clean(struct jv *v)
+{
+	if (v->t == J_STR && v->str) {
+		const unsigned char *q = (const unsigned char *)v->str;
+		size_t n = strlen(v->str), i = 0, k = 0;
+		int dirty = 0;
+		char *b;
+		unsigned cp;
+
+		for (i = 0; i < n && !dirty; i++)
+			dirty = q[i] < 0x20 || q[i] == 0x7f ||
+				(q[i] == 0xc2 && q[i + 1] >= 0x80 && q[i + 1] <= 0x9f);
+		if (!dirty)
+			return;
+		b = malloc(4 * n + 1);   /* each byte: at most 4 */
+		if (!b) {
+			v->str[0] = '\0';
+			return;
+		}
+		for (i = 0; i < n;) {
+			size_t l = utf8_seq(q + i, n - i, &cp);
+
+			if (l == 0) {   /* not after parse_string(); to be safe */
+				memcpy(b + k, "\xef\xbf\xbd", 3);
+				k += 3;
+				i++;
+			} else if (cp < 0x80 && is_control(cp)) {
+				k += (size_t)sprintf(b + k, "\\x%02x", cp);
+				i += l;
+			} else if (is_control(cp)) {
+				k += (size_t)sprintf(b + k, "\\u%04x", cp);
+				i += l;
+			} else {
+				memcpy(b + k, q + i, l);
+				k += l;
+				i += l;
+			}
+		}
+		b[k] = '\0';
+		free(v->str);
+		v->str = b;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		jv_clean(&v->items[i]);
+}
+
 static void ago(double s, char *buf, size_t size)
 {
 	if (s < 0)
@@ -519,10 +670,11 @@ static void ago(double s, char *buf, size_t size)
 
 static void clock_of(double t, char *buf, size_t size)
 {
-	time_t tt = (time_t)t;
+	time_t tt;
 	struct tm tm;
 
-	if (!(t > 0) || !localtime_r(&tt, &tm)) {
+	/* up to the year 33658: beyond, the conversion would be undefined */
+	if (!(t > 0 && t < 1e12) || (tt = (time_t)t, !localtime_r(&tt, &tm))) {
 		snprintf(buf, size, "?");
 		return;
 	}
@@ -617,16 +769,10 @@ static void show(FILE *out, const struct jv *doc, double now)
 int hw_status_show(const char *path, int json, FILE *out, int64_t now_ms,
 		   struct hw_err *e)
 {
-	struct jp p;
-	struct jv doc;
-	char *buf = NULL;
+	char *buf;
 	size_t len = 0;
 	int fd, rc = -1;
-	double now = (double)now_ms / 1000.0, updated, flush, age, stale;
-	pid_t dpid;
-	char a[64], when[64];
 
-	memset(&doc, 0, sizeof doc);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return hw_err_set(e, HW_EIO, 0, "%s: %s; is the daemon running? (its status_file may be elsewhere: --config or --status-file)",
@@ -651,12 +797,27 @@ int hw_status_show(const char *path, int json, FILE *out, int64_t now_ms,
 			break;
 		len += (size_t)r;
 	}
-	buf[len > STATUS_FILE_MAX ? STATUS_FILE_MAX : len] = '\0';
-	if (len > STATUS_FILE_MAX) {
-		hw_err_set(e, HW_EIO, 0, "%s: larger than %u bytes: not a status file", path,
-			   STATUS_FILE_MAX);
-		goto out;
-	}
+	rc = hw_status_show_buf(path, buf, len, json, out, now_ms, e);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int hw_status_show_buf(const char *name, const char *buf, size_t len, int json,
+		       FILE *out, int64_t now_ms, struct hw_err *e)
+{
+	struct jp p;
+	struct jv doc;
+	int rc = -1;
+	double now = (double)now_ms / 1000.0, updated, flush, age, stale, v;
+	pid_t dpid;
+	char a[64], when[64];
+
+	memset(&doc, 0, sizeof doc);
+	if (len > STATUS_FILE_MAX)
+		return hw_err_set(e, HW_EIO, 0, "%s: larger than %u bytes: not a status file",
+				  name, STATUS_FILE_MAX);
 	memset(&p, 0, sizeof p);
 	p.s = p.p = buf;
 	p.end = buf + len;
@@ -666,7 +827,7 @@ int hw_status_show(const char *path, int json, FILE *out, int64_t now_ms,
 			fail(&p, "text after the document");
 	}
 	if (p.why[0]) {
-		hw_err_set(e, HW_EIO, 0, "%s: not a heapwatch status file: byte %zu: %s", path,
+		hw_err_set(e, HW_EIO, 0, "%s: not a heapwatch status file: byte %zu: %s", name,
 			   (size_t)(p.p - buf), p.why);
 		goto out;
 	}
@@ -674,7 +835,7 @@ int hw_status_show(const char *path, int json, FILE *out, int64_t now_ms,
 	    !get(&doc, "updated") || !get(&doc, "targets") ||
 	    get(&doc, "targets")->t != J_ARR) {
 		hw_err_set(e, HW_EIO, 0, "%s: not a heapwatch status file (version %d with updated and targets)",
-			   path, STATUS_VERSION);
+			   name, STATUS_VERSION);
 		goto out;
 	}
 	updated = num(&doc, "updated", 0);
@@ -683,25 +844,32 @@ int hw_status_show(const char *path, int json, FILE *out, int64_t now_ms,
 	stale = 3 * flush > STALE_MIN_S ? 3 * flush : STALE_MIN_S;
 	ago(age, a, sizeof a);
 	clock_of(updated, when, sizeof when);
-	dpid = (pid_t)num(get(&doc, "daemon"), "pid", 0);
+	v = num(get(&doc, "daemon"), "pid", 0);
+	dpid = v >= 1 && v <= INT_MAX ? (pid_t)v : 0;
 	if (dpid > 0 && kill(dpid, 0) < 0 && errno == ESRCH) {
 		hw_err_set(e, HW_EIO, 0, "%s: written by daemon pid %d, which is not running; last updated %s ago (%s)",
-			   path, (int)dpid, a, when);
+			   name, (int)dpid, a, when);
 		goto out;
 	}
 	if (age > stale) {
 		hw_err_set(e, HW_EIO, 0, "%s is stale: last updated %s ago (%s); the daemon writes it every %gs",
-			   path, a, when, flush);
+			   name, a, when, flush);
 		goto out;
 	}
-	if (json)
-		fwrite(buf, 1, len, out);
-	else
+	if (json) {
+		/* the file itself: parsed, so every byte is JSON text or valid
+		 * UTF-8 without controls in a string; a carriage return can
+		 * only be white space, and goes out as a space */
+		for (size_t i = 0; i < len; i++)
+			fputc(buf[i] == '\r' ? ' ' : buf[i], out);
+		if (len == 0 || buf[len - 1] != '\n')
+			fputc('\n', out);
+	} else {
+		jv_clean(&doc);
 		show(out, &doc, now);
+	}
 	rc = 0;
 out:
 	jv_free(&doc);
-	free(buf);
-	close(fd);
 	return rc;
 }

@@ -76,4 +76,10 @@ void hw_status_abort(struct hw_status_w *w);
 int hw_status_show(const char *path, int json, FILE *out, int64_t now_ms,
 		   struct hw_err *e);
 
+/* The same for a status file already read: buf[0..len) (need not be
+ * NUL-terminated; not modified), name says where it came from in e.
+ * Nothing is written to out when it fails. */
+int hw_status_show_buf(const char *name, const char *buf, size_t len, int json,
+		       FILE *out, int64_t now_ms, struct hw_err *e);
+
 #endif
