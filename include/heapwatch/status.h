@@ -7,8 +7,9 @@
  *      [{"type": ..., "per_hour": ..., "p": ..., "since": ...}], ...,
  *      "processes": [{"pid": ..., "age_s": ..., "rss_bytes": ...,
  *        "verdict": ..., "kind": ..., "leaking": [...]}]}]}
- * Strings from the targets (type names) are escaped and made valid UTF-8
- * (U+FFFD for bytes that are not).
+ * Strings from the targets (type names) are escaped (control characters,
+ * DEL and C1 as \uXXXX) and made valid UTF-8 (U+FFFD for bytes that are
+ * not), so the file itself is safe to print on a terminal.
  *
  * Writing: into PATH.tmp beside the file, then rename(2) over it, so a
  * reader sees the old file or the new one, never half of one.  A PATH
@@ -69,7 +70,9 @@ int hw_status_commit(struct hw_status_w *w, struct hw_err *e);
 void hw_status_abort(struct hw_status_w *w);
 
 /* `heapwatch status`: read path and print it to out, as a table or (json)
- * as the file itself.  now_ms: the wall clock.  Fails (-1, HW_EIO; e says
+ * as the file itself (a carriage return as a space, ending in a newline).
+ * Only valid JSON in UTF-8 without raw controls in strings is accepted;
+ * controls decoded from \u escapes are shown as \x1b or \u009b.  now_ms: the wall clock.  Fails (-1, HW_EIO; e says
  * what and how old) when the file is missing, unreadable, not a status
  * file, older than three flush intervals (at least 30 s), or written by
  * a daemon that is no longer running. */
