@@ -124,8 +124,19 @@ def check_first_samples(g):
     first_seen = time.time() - g.started
     few = max(gg[k] for k in keys)
     objs = min(gg.get(k.replace("types.verdictapp_Session", "gc_objects"), 0) for k in keys)
-    R.check("Session sent for both workers %.1f s after their gunicorn was up, at %d objects among %d"
-            % (first_seen, few, objs), few < 30 and objs > 20000, str((few, objs)))
+    # Sent because it grows, not because it is numerous: every worker's
+    # Session count is below its 20th largest type (top_types sends all
+    # of those, so the 20th largest gauge is the 20th largest type).  How
+    # soon and at how many objects depends on the machine: a figure.
+    below = []
+    for k in keys:
+        slot = k[:-len("types.verdictapp_Session")]
+        counts = sorted((v for kk, v in gg.items() if kk.startswith(slot + "types.")), reverse=True)
+        below.append(len(counts) > 20 and gg[k] < counts[19])
+    print("NOTE Session sent for both workers %.1f s after their gunicorn was up, at %d objects "
+          "among %d" % (first_seen, few, objs))
+    R.check("Session sent for both workers while below their top 20 types (%d objects among %d)"
+            % (few, objs), all(below) and objs > 20000, str((few, objs, below)))
 
 
 def status_doc(path):
