@@ -227,6 +227,43 @@ static int wait_seconds(double secs)
 static int dump_leaking(pid_t pid, const struct hw_census_opts *o,
 			struct hw_refs_opts *ro, int json, size_t top);
 
+/* The capture options dump and refs share (--mode, --max-pause,
+ * --max-walk, --snapshot-limit, --layout-source, --reader): 0, or -1
+ * after a usage error was printed. */
+static int census_opt(int opt, const char *arg, struct hw_census_opts *o,
+		      const char **src)
+{
+	switch (opt) {
+	case 'M':
+		if (strcmp(arg, "snapshot") == 0)
+			o->mode = HW_MODE_SNAPSHOT;
+		else if (strcmp(arg, "stopped") == 0)
+			o->mode = HW_MODE_STOPPED;
+		else
+			return usage_error("--mode: '%s' is not snapshot or stopped", arg) ? -1 : 0;
+		return 0;
+	case 'P':
+		return opt_duration("--max-pause", arg, 0, &o->max_pause_ns) ? -1 : 0;
+	case 'W':
+		return opt_duration("--max-walk", arg, 0, &o->max_walk_ns) ? -1 : 0;
+	case 'L':
+		return opt_size("--snapshot-limit", arg, 0, &o->snapshot_limit) ? -1 : 0;
+	case 'S':
+		*src = arg;
+		return 0;
+	default: /* 'R' */
+		if (strcmp(arg, "auto") == 0)
+			o->mem_kind = -1;
+		else if (strcmp(arg, "vm") == 0)
+			o->mem_kind = HW_MEM_VMREADV;
+		else if (strcmp(arg, "procfs") == 0)
+			o->mem_kind = HW_MEM_PROCFS;
+		else
+			return usage_error("--reader: '%s' is not auto, vm or procfs", arg) ? -1 : 0;
+		return 0;
+	}
+}
+
 static int cmd_dump(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -283,37 +320,13 @@ static int cmd_dump(int argc, char **argv)
 			break;
 		}
 		case 'M':
-			if (strcmp(optarg, "snapshot") == 0)
-				o.mode = HW_MODE_SNAPSHOT;
-			else if (strcmp(optarg, "stopped") == 0)
-				o.mode = HW_MODE_STOPPED;
-			else
-				return usage_error("--mode: '%s' is not snapshot or stopped", optarg);
-			break;
 		case 'P':
-			if (opt_duration("--max-pause", optarg, 0, &o.max_pause_ns))
-				return 2;
-			break;
 		case 'W':
-			if (opt_duration("--max-walk", optarg, 0, &o.max_walk_ns))
-				return 2;
-			break;
 		case 'L':
-			if (opt_size("--snapshot-limit", optarg, 0, &o.snapshot_limit))
-				return 2;
-			break;
 		case 'S':
-			src = optarg;
-			break;
 		case 'R':
-			if (strcmp(optarg, "auto") == 0)
-				o.mem_kind = -1;
-			else if (strcmp(optarg, "vm") == 0)
-				o.mem_kind = HW_MEM_VMREADV;
-			else if (strcmp(optarg, "procfs") == 0)
-				o.mem_kind = HW_MEM_PROCFS;
-			else
-				return usage_error("--reader: '%s' is not auto, vm or procfs", optarg);
+			if (census_opt(opt, optarg, &o, &src) < 0)
+				return 2;
 			break;
 		case 'F':
 			o.measure_floor = 1;
@@ -654,33 +667,13 @@ static int cmd_refs(int argc, char **argv)
 				return 2;
 			break;
 		case 'M':
-			if (strcmp(optarg, "snapshot") == 0)
-				o.mode = HW_MODE_SNAPSHOT;
-			else if (strcmp(optarg, "stopped") == 0)
-				o.mode = HW_MODE_STOPPED;
-			else
-				return usage_error("--mode: '%s' is not snapshot or stopped", optarg);
-			break;
 		case 'P':
-			if (opt_duration("--max-pause", optarg, 0, &o.max_pause_ns))
-				return 2;
-			break;
+		case 'W':
 		case 'L':
-			if (opt_size("--snapshot-limit", optarg, 0, &o.snapshot_limit))
-				return 2;
-			break;
 		case 'S':
-			src = optarg;
-			break;
 		case 'R':
-			if (strcmp(optarg, "auto") == 0)
-				o.mem_kind = -1;
-			else if (strcmp(optarg, "vm") == 0)
-				o.mem_kind = HW_MEM_VMREADV;
-			else if (strcmp(optarg, "procfs") == 0)
-				o.mem_kind = HW_MEM_PROCFS;
-			else
-				return usage_error("--reader: '%s' is not auto, vm or procfs", optarg);
+			if (census_opt(opt, optarg, &o, &src) < 0)
+				return 2;
 			break;
 		case 'h':
 			print_usage();
