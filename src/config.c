@@ -297,35 +297,6 @@ static void enum_list(const struct enum_name *v, char *buf, size_t size)
 	}
 }
 
-/* Copy at most 40 bytes of s for a message: control bytes become '?',
- * a cut never splits a UTF-8 sequence, "..." marks the cut. */
-static void echo(char *dst, size_t size, const char *s, size_t n)
-{
-	size_t max = 40, i;
-
-	if (size < 5) {
-		if (size)
-			dst[0] = '\0';
-		return;
-	}
-	if (max > size - 4)
-		max = size - 4;
-	if (n > max) {
-		while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-			max--;
-	} else {
-		max = n;
-	}
-	for (i = 0; i < max; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	if (max < n)
-		memcpy(dst + i, "...", 3), i += 3;
-	dst[i] = '\0';
-}
-
 /* "[-]digits": an integer (K_UINT; durations and sizes are units.h's).
  * The value saturates at UINT64_MAX, so an overflow reads as out of
  * range.  Returns 0 and sets *v and *neg, or -1 with a reason in why. */
@@ -336,7 +307,7 @@ static int parse_integer(const char *s, size_t n, uint64_t *v, bool *neg,
 	uint64_t x = 0;
 	size_t i = 0, d;
 
-	echo(shown, sizeof shown, s, n);
+	hw_err_quote(shown, sizeof shown, s, n);
 	*neg = n > 0 && s[0] == '-';
 	if (*neg)
 		i++;
@@ -386,7 +357,7 @@ static int set_value(const struct key *k, void *base, const char *s,
 	struct hw_err ue;
 
 	*oom = false;
-	echo(shown, sizeof shown, s, n);
+	hw_err_quote(shown, sizeof shown, s, n);
 	switch (k->type) {
 	case K_DURATION:
 	case K_SIZE:
@@ -531,7 +502,7 @@ static int check_name(const char *s, char *why, size_t size)
 
 	for (const char *p = s; *p; p++) {
 		if (!is_node_char(*p)) {
-			echo(shown, sizeof shown, s, strlen(s));
+			hw_err_quote(shown, sizeof shown, s, strlen(s));
 			snprintf(why, size, "'%s' may contain only letters, digits, '_' and '-'",
 				 shown);
 			return -1;
@@ -548,14 +519,14 @@ static int check_host(const char *s, char *why, size_t size)
 	 * be an option or a URL. */
 	for (const char *p = s; *p; p++) {
 		if (!is_node_char(*p) && *p != '.' && *p != ':' && *p != '%') {
-			echo(shown, sizeof shown, s, strlen(s));
+			hw_err_quote(shown, sizeof shown, s, strlen(s));
 			snprintf(why, size, "'%s' is not a host name or IP address",
 				 shown);
 			return -1;
 		}
 	}
 	if (s[0] == '-') {
-		echo(shown, sizeof shown, s, strlen(s));
+		hw_err_quote(shown, sizeof shown, s, strlen(s));
 		snprintf(why, size, "'%s' is not a host name or IP address", shown);
 		return -1;
 	}
@@ -571,7 +542,7 @@ static int check_nodes(const char *s, const char *what, char *why,
 	size_t n = strlen(s);
 
 	if (s[0] == '.' || s[n - 1] == '.' || strstr(s, "..")) {
-		echo(shown, sizeof shown, s, n);
+		hw_err_quote(shown, sizeof shown, s, n);
 		snprintf(why, size, "'%s' has an empty %s node (a leading, trailing or double '.')",
 			 shown, what);
 		return -1;
@@ -585,7 +556,7 @@ static int check_prefix(const char *s, char *why, size_t size)
 
 	for (const char *p = s; *p; p++) {
 		if (!is_node_char(*p) && *p != '.') {
-			echo(shown, sizeof shown, s, strlen(s));
+			hw_err_quote(shown, sizeof shown, s, strlen(s));
 			snprintf(why, size, "'%s' may contain only letters, digits, '_', '-' and '.'",
 				 shown);
 			return -1;
@@ -619,7 +590,7 @@ static int check_template(const char *s, char *why, size_t size)
 				if (strlen(names[i]) == len && memcmp(names[i], p + 1, len) == 0)
 					break;
 			if (i == nnames) {
-				echo(shown, sizeof shown, p, len + 2);
+				hw_err_quote(shown, sizeof shown, p, len + 2);
 				snprintf(why, size, "unknown placeholder '%s' (use {prefix}, {target}, {slot}, {pid} and {metric})",
 					 shown);
 				return -1;
@@ -634,7 +605,7 @@ static int check_template(const char *s, char *why, size_t size)
 		} else if (is_node_char(*p) || *p == '.') {
 			shape[n++] = *p;
 		} else {
-			echo(shown, sizeof shown, p, 1);
+			hw_err_quote(shown, sizeof shown, p, 1);
 			snprintf(why, size, "'%s' may not appear in a metric path (letters, digits, '_', '-', '.' and placeholders)",
 				 shown);
 			return -1;
@@ -662,7 +633,7 @@ static int check_abspath(const char *s, char *why, size_t size)
 {
 	char shown[64];
 
-	echo(shown, sizeof shown, s, strlen(s));
+	hw_err_quote(shown, sizeof shown, s, strlen(s));
 	if (s[0] != '/') {
 		snprintf(why, size, "'%s' is not an absolute path", shown);
 		return -1;
@@ -683,7 +654,7 @@ static int check_watch(const char *s, size_t n, uint64_t max, char *why,
 	char shown[64];
 	unsigned stars = 0;
 
-	echo(shown, sizeof shown, s, n);
+	hw_err_quote(shown, sizeof shown, s, n);
 	if (n == 0) {
 		snprintf(why, size, "must not be empty");
 		return -1;
@@ -720,7 +691,7 @@ static int check_status_file(const char *s, char *why, size_t size)
 
 	if (check_abspath(s, why, size))
 		return -1;
-	echo(shown, sizeof shown, s, n);
+	hw_err_quote(shown, sizeof shown, s, n);
 	if (s[n - 1] == '/') {
 		snprintf(why, size, "'%s' names a directory; name the file", shown);
 		return -1;
@@ -998,7 +969,7 @@ static int check_match(const char *s, char *why, size_t size)
 	regex_t re;
 	int rc;
 
-	echo(shown, sizeof shown, s, strlen(s));
+	hw_err_quote(shown, sizeof shown, s, strlen(s));
 	for (const char *p = s; *p; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
 			snprintf(why, size, "'%s' contains a control character", shown);
@@ -1363,7 +1334,7 @@ static int next(struct ps *p)
 	switch (p->ev.type) {
 	case YAML_ALIAS_EVENT:
 		anchor = p->ev.data.alias.anchor;
-		echo(shown, sizeof shown, (const char *)anchor, strlen((const char *)anchor));
+		hw_err_quote(shown, sizeof shown, (const char *)anchor, strlen((const char *)anchor));
 		return perr(p, p->ev.start_mark,
 			    "aliases (*%s) are not supported: write the value out", shown);
 	case YAML_SCALAR_EVENT:
@@ -1382,12 +1353,12 @@ static int next(struct ps *p)
 		break;
 	}
 	if (anchor) {
-		echo(shown, sizeof shown, (const char *)anchor, strlen((const char *)anchor));
+		hw_err_quote(shown, sizeof shown, (const char *)anchor, strlen((const char *)anchor));
 		return perr(p, p->ev.start_mark,
 			    "anchors (&%s) are not supported", shown);
 	}
 	if (tag) {
-		echo(shown, sizeof shown, (const char *)tag, strlen((const char *)tag));
+		hw_err_quote(shown, sizeof shown, (const char *)tag, strlen((const char *)tag));
 		return perr(p, p->ev.start_mark,
 			    "tags (%s) are not supported: a key's type comes from its name",
 			    shown);
@@ -1425,7 +1396,7 @@ static void kind(const yaml_event_t *ev, char *buf, size_t size)
 			snprintf(buf, size, "an empty value");
 			return;
 		}
-		echo(shown, sizeof shown, (const char *)ev->data.scalar.value,
+		hw_err_quote(shown, sizeof shown, (const char *)ev->data.scalar.value,
 		     ev->data.scalar.length);
 		snprintf(buf, size, "'%s'", shown);
 		return;
@@ -1505,7 +1476,7 @@ static int unknown_key(struct ps *p, enum scope sc, long idx, const char *s,
 	const struct key *best = NULL;
 	unsigned best_d = 0;
 
-	echo(shown, sizeof shown, s, n);
+	hw_err_quote(shown, sizeof shown, s, n);
 	scope_prefix(sc, idx, pre, sizeof pre);
 	for (size_t i = 0; n <= 32 && i < NKEYS; i++) {
 		const struct key *k = &keys[i];

@@ -128,3 +128,30 @@ void hw_err_copy(struct hw_err *dst, const struct hw_err *src)
 		return;
 	memcpy(dst, src, sizeof *dst);
 }
+
+void hw_err_quote(char *dst, size_t size, const char *s, size_t n)
+{
+	size_t max = 40, i;
+
+	if (size < 5) {
+		if (size)
+			dst[0] = '\0';
+		return;
+	}
+	if (max > size - 4)
+		max = size - 4;
+	if (n > max) {
+		while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+			max--;
+	} else {
+		max = n;
+	}
+	for (i = 0; i < max; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	if (max < n)
+		memcpy(dst + i, "...", 3), i += 3;
+	dst[i] = '\0';
+}

@@ -38,36 +38,6 @@ static const struct unit decimal_units[] = {
 	{ NULL, 0 },
 };
 
-/* At most 40 bytes of s[0..n) for a message, between quotes added by the
- * caller: control bytes and bytes past a NUL become '?', a cut never
- * splits a UTF-8 sequence, "..." marks it. */
-static void shown(char *dst, size_t size, const char *s, size_t n)
-{
-	size_t max = 40, i;
-
-	if (size < 5) {
-		if (size)
-			dst[0] = '\0';
-		return;
-	}
-	if (max > size - 4)
-		max = size - 4;
-	if (n > max) {
-		while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-			max--;
-	} else {
-		max = n;
-	}
-	for (i = 0; i < max; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	if (max < n)
-		memcpy(dst + i, "...", 3), i += 3;
-	dst[i] = '\0';
-}
-
 static const struct unit *find(const struct unit *u, const char *s, size_t n)
 {
 	for (; u->name; u++)
@@ -92,7 +62,7 @@ static int parse(const char *s, size_t len, const struct unit *units,
 	uint64_t mul;
 	int fdigits = 0;
 
-	shown(v, sizeof v, s, len);
+	hw_err_quote(v, sizeof v, s, len);
 	if (len > 0 && s[0] == '-')
 		return hw_err_set(e, HW_EUSAGE, 0, "'%s' is negative", v);
 	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
@@ -130,11 +100,11 @@ static int parse(const char *s, size_t len, const struct unit *units,
 	} else if ((unit = find(units, s + unit_at, len - unit_at))) {
 		mul = unit->mul;
 	} else {
-		shown(u, sizeof u, s + unit_at, len - unit_at);
+		hw_err_quote(u, sizeof u, s + unit_at, len - unit_at);
 		if (units == size_units && find(decimal_units, s + unit_at, len - unit_at)) {
 			char num[48];
 
-			shown(num, sizeof num, s, unit_at);
+			hw_err_quote(num, sizeof num, s, unit_at);
 			return hw_err_set(e, HW_EUSAGE, 0,
 					  "'%s' has a decimal unit '%s': sizes count in powers of 1024, write %s%ciB (or %s%c) or a number of bytes",
 					  v, u, num, u[0] == 'k' ? 'K' : u[0], num, u[0] == 'k' ? 'K' : u[0]);

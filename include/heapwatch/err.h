@@ -95,4 +95,11 @@ int hw_err_exit_status(const struct hw_err *e);
 /* Copy src into dst (both may be the same object). */
 void hw_err_copy(struct hw_err *dst, const struct hw_err *src);
 
+/* What a message may show of text someone else wrote (a value in a
+ * configuration file, an argument): at most 40 bytes of s[0..n), between
+ * quotes the caller adds; control bytes and bytes past a NUL become '?',
+ * a cut never splits a UTF-8 sequence, "..." marks it.  dst always ends
+ * in a NUL when size > 0. */
+void hw_err_quote(char *dst, size_t size, const char *s, size_t n);
+
 #endif
