@@ -510,6 +510,28 @@ static int frame_slots(struct rctx *c, const char *who, uint64_t code,
 	return 0;
 }
 
+
+/* A frame's locals namespace when it is not its globals (a class body's;
+ * a module's is its globals): a root named after the frame's code. */
+static int namespace_root(struct rctx *c, const char *who, uint64_t code,
+			  uint64_t f, int64_t locals_off, int64_t globals_off)
+{
+	uint64_t loc, glob;
+	char label[512], fname[128];
+	int r;
+
+	if ((r = ptr_at(c, f, locals_off, &loc)) < 0)
+		return -1;
+	if (r || ptr_at(c, f, globals_off, &glob) < 0)
+		return r ? 0 : -1;
+	if (loc == glob)
+		return 0;
+	if (code_name(c, code, fname, sizeof fname) < 0)
+		return -1;
+	snprintf(label, sizeof label, "%s frame %s locals", who, fname);
+	return add_root(c, loc, HW_ROOT_THREAD, label) < 0 ? -1 : 0;
+}
+
 /* <= 3.10: PyFrameObject chain from tstate->frame by f_back; locals are
  * f_localsplus[0 .. co_nlocals + len(co_cellvars) + len(co_freevars)). */
 static int frames_objects(struct rctx *c, uint64_t f, const char *who)
@@ -517,10 +539,9 @@ static int frames_objects(struct rctx *c, uint64_t f, const char *who)
 	const struct hw_offsets *o = c->o;
 
 	for (unsigned depth = 0; f && depth < HW_ROOTS_MAX_FRAMES; depth++) {
-		uint64_t code, names[3] = { 0 }, counts[3] = { 0 }, loc, glob;
+		uint64_t code, names[3] = { 0 }, counts[3] = { 0 };
 		int32_t nlocals = 0;
 		int r, is_code, is_module;
-		char label[512], fname[128];
 
 		c->st->frames++;
 		if ((r = ptr_at(c, f, o->frame_code, &code)) < 0)
@@ -542,18 +563,9 @@ static int frames_objects(struct rctx *c, uint64_t f, const char *who)
 						counts[0] + counts[1] + counts[2], names, counts, 3) < 0)
 					return -1;
 			}
-			/* a class body's namespace; a module's is its globals */
-			if ((r = ptr_at(c, f, o->frame_locals, &loc)) < 0)
+			if (namespace_root(c, who, code, f, o->frame_locals,
+					   o->frame_globals) < 0)
 				return -1;
-			if (r == 0 && (ptr_at(c, f, o->frame_globals, &glob) < 0))
-				return -1;
-			if (r == 0 && loc != glob) {
-				if (code_name(c, code, fname, sizeof fname) < 0)
-					return -1;
-				snprintf(label, sizeof label, "%s frame %s locals", who, fname);
-				if (add_root(c, loc, HW_ROOT_THREAD, label) < 0)
-					return -1;
-			}
 		}
 		if ((r = ptr_at(c, f, o->frame_back, &f)) < 0)
 			return -1;
@@ -571,10 +583,9 @@ static int frames_interp(struct rctx *c, uint64_t f, const char *who)
 	const struct hw_offsets *o = c->o;
 
 	for (unsigned depth = 0; f && depth < HW_ROOTS_MAX_FRAMES; depth++) {
-		uint64_t code, names = 0, count = 0, loc, glob;
+		uint64_t code, names = 0, count = 0;
 		int32_t n = 0;
 		int r, is_code = 0, is_module;
-		char label[512], fname[128];
 
 		c->st->frames++;
 		if ((r = rd64(c, f + (uint64_t)o->iframe_code, &code)) < 0)
@@ -594,17 +605,9 @@ static int frames_interp(struct rctx *c, uint64_t f, const char *who)
 			    frame_slots(c, who, code, f + (uint64_t)o->iframe_localsplus,
 					(uint64_t)n, &names, &count, 1) < 0)
 				return -1;
-			if ((r = ptr_at(c, f, o->iframe_locals, &loc)) < 0)
+			if (namespace_root(c, who, code, f, o->iframe_locals,
+					   o->iframe_globals) < 0)
 				return -1;
-			if (r == 0 && ptr_at(c, f, o->iframe_globals, &glob) < 0)
-				return -1;
-			if (r == 0 && loc != glob) {
-				if (code_name(c, code, fname, sizeof fname) < 0)
-					return -1;
-				snprintf(label, sizeof label, "%s frame %s locals", who, fname);
-				if (add_root(c, loc, HW_ROOT_THREAD, label) < 0)
-					return -1;
-			}
 		}
 		if ((r = ptr_at(c, f, o->iframe_previous, &f)) < 0)
 			return -1;
