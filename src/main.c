@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "heapwatch/census.h"
+#include "heapwatch/cli.h"
 #include "heapwatch/config.h"
 #include "heapwatch/daemon.h"
 #include "heapwatch/err.h"
@@ -114,27 +115,6 @@ static void print_usage(void)
 	fputs(usage_tail, stdout);
 }
 
-__attribute__((format(printf, 1, 2)))
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "heapwatch: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'heapwatch --help'.\n");
-	return 2;
-}
-
-static int fail(const struct hw_err *e)
-{
-	char buf[HW_ERR_MSG_MAX + 256];
-
-	fprintf(stderr, "heapwatch: %s\n", hw_err_str(e, buf, sizeof buf));
-	return hw_err_exit_status(e);
-}
-
 static int parse_pid(const char *s, pid_t *pid)
 {
 	char *end;
@@ -157,7 +137,7 @@ static int opt_duration(const char *opt, const char *arg, uint64_t bare_unit_ns,
 
 	hw_err_clear(&e);
 	if (hw_duration_parse(arg, strlen(arg), bare_unit_ns, ns, &e) < 0)
-		return usage_error("%s: %s", opt, e.msg);
+		return hw_cli_usage(NULL, "%s: %s", opt, e.msg);
 	return 0;
 }
 
@@ -169,10 +149,10 @@ static int opt_size(const char *opt, const char *arg, uint64_t min,
 
 	hw_err_clear(&e);
 	if (hw_size_parse(arg, strlen(arg), bytes, &e) < 0)
-		return usage_error("%s: %s", opt, e.msg);
+		return hw_cli_usage(NULL, "%s: %s", opt, e.msg);
 	if (*bytes < min) {
 		hw_format_size(min, lo, sizeof lo);
-		return usage_error("%s: '%s' is less than %s", opt, arg, lo);
+		return hw_cli_usage(NULL, "%s: '%s' is less than %s", opt, arg, lo);
 	}
 	return 0;
 }
@@ -240,7 +220,7 @@ static int census_opt(int opt, const char *arg, struct hw_census_opts *o,
 		else if (strcmp(arg, "stopped") == 0)
 			o->mode = HW_MODE_STOPPED;
 		else
-			return usage_error("--mode: '%s' is not snapshot or stopped", arg) ? -1 : 0;
+			return hw_cli_usage(NULL, "--mode: '%s' is not snapshot or stopped", arg) ? -1 : 0;
 		return 0;
 	case 'P':
 		return opt_duration("--max-pause", arg, 0, &o->max_pause_ns) ? -1 : 0;
@@ -259,9 +239,20 @@ static int census_opt(int opt, const char *arg, struct hw_census_opts *o,
 		else if (strcmp(arg, "procfs") == 0)
 			o->mem_kind = HW_MEM_PROCFS;
 		else
-			return usage_error("--reader: '%s' is not auto, vm or procfs", arg) ? -1 : 0;
+			return hw_cli_usage(NULL, "--reader: '%s' is not auto, vm or procfs", arg) ? -1 : 0;
 		return 0;
 	}
+}
+
+/* --layout-source, or $HEAPWATCH_LAYOUT_SOURCE when it is not given:
+ * 0, or -1 after a usage error was printed. */
+static int layout_source_opt(const char *src, struct hw_census_opts *o)
+{
+	if (src && *src && strcmp(src, "auto") != 0 &&
+	    hw_layout_source_parse(src, &o->source) < 0)
+		return hw_cli_usage(NULL, "layout source '%s' is not auto, dwarf, "
+				    "debug_offsets, table or scan", src) ? -1 : 0;
+	return 0;
 }
 
 static int cmd_dump(int argc, char **argv)
@@ -306,7 +297,7 @@ static int cmd_dump(int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_count(optarg, 1000000, &top) < 0)
-				return usage_error("--top: '%s' is not a count from 0 to 1000000", optarg);
+				return hw_cli_usage(NULL, "--top: '%s' is not a count from 0 to 1000000", optarg);
 			break;
 		case 'g': {
 			uint64_t ns;
@@ -315,7 +306,7 @@ static int cmd_dump(int argc, char **argv)
 			if (opt_duration("--growth", optarg, HW_NS_PER_S, &ns))
 				return 2;
 			if (ns > 86400 * HW_NS_PER_S)
-				return usage_error("--growth: '%s' is longer than a day (1d)", optarg);
+				return hw_cli_usage(NULL, "--growth: '%s' is longer than a day (1d)", optarg);
 			growth = (double)ns / (double)HW_NS_PER_S;
 			break;
 		}
@@ -347,7 +338,7 @@ static int cmd_dump(int argc, char **argv)
 			else if (strcmp(optarg, "bytes") == 0)
 				by_bytes = 1;
 			else
-				return usage_error("--sort: '%s' is not count or bytes", optarg);
+				return hw_cli_usage(NULL, "--sort: '%s' is not count or bytes", optarg);
 			break;
 		case 'h':
 			print_usage();
@@ -357,25 +348,24 @@ static int cmd_dump(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (src && *src && strcmp(src, "auto") != 0 &&
-	    hw_layout_source_parse(src, &o.source) < 0)
-		return usage_error("layout source '%s' is not auto, dwarf, debug_offsets, table or scan", src);
+	if (layout_source_opt(src, &o) < 0)
+		return 2;
 	if (optind >= argc)
-		return usage_error("dump: missing %s", "PID");
+		return hw_cli_usage(NULL, "dump: missing %s", "PID");
 	if (optind + 1 < argc)
-		return usage_error("dump: unexpected argument '%s'", argv[optind + 1]);
+		return hw_cli_usage(NULL, "dump: unexpected argument '%s'", argv[optind + 1]);
 	if (parse_pid(argv[optind], &pid) < 0)
-		return usage_error("dump: '%s' is not a process id", argv[optind]);
+		return hw_cli_usage(NULL, "dump: '%s' is not a process id", argv[optind]);
 	if (top < 0)
 		top = json ? 0 : 20;
 	if (by_bytes && !o.sizes)
-		return usage_error("--sort bytes needs --sizes");
+		return hw_cli_usage(NULL, "--sort bytes needs --sizes");
 	if (o.sizes && growth >= 0)
-		return usage_error("--sizes and --growth cannot be combined");
+		return hw_cli_usage(NULL, "--sizes and --growth cannot be combined");
 	if (o.sizes && leaking)
-		return usage_error("dump: --sizes and --leaking do not go together%s", "");
+		return hw_cli_usage(NULL, "dump: --sizes and --leaking do not go together%s", "");
 	if (leaking && growth >= 0)
-		return usage_error("dump: --leaking and --growth do not go together%s", "");
+		return hw_cli_usage(NULL, "dump: --leaking and --growth do not go together%s", "");
 	if (leaking)
 		return dump_leaking(pid, &o, &ro, json, (size_t)top);
 
@@ -383,7 +373,7 @@ static int cmd_dump(int argc, char **argv)
 	hw_census_init(&c2);
 	s = hw_session_open(pid, &o, &e);
 	if (!s)
-		return fail(&e);
+		return hw_cli_fail(&e);
 	rc = hw_session_census(s, &c1, &e);
 	if (rc == 0 && growth >= 0) {
 		if (wait_seconds(growth) < 0)
@@ -425,7 +415,7 @@ static int cmd_dump(int argc, char **argv)
 	hw_census_fini(&c1);
 	hw_census_fini(&c2);
 	hw_session_free(s);
-	return rc == 0 ? 0 : fail(&e);
+	return rc == 0 ? 0 : hw_cli_fail(&e);
 }
 
 /* ---- the referrer graph: `refs` and `dump --leaking` ---- */
@@ -584,7 +574,7 @@ static int dump_leaking(pid_t pid, const struct hw_census_opts *o,
 
 	ro->want_leaking = 1;
 	if (take_refs(pid, o, ro, &job, &m, &e) < 0)
-		return fail(&e);
+		return hw_cli_fail(&e);
 	if (json)
 		hw_leaking_print_json(stdout, &m, hw_refs_result(job), top);
 	else
@@ -592,7 +582,7 @@ static int dump_leaking(pid_t pid, const struct hw_census_opts *o,
 	hw_refs_free(job);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		hw_err_set(&e, HW_EIO, errno, "writing the output");
-		return fail(&e);
+		return hw_cli_fail(&e);
 	}
 	return 0;
 }
@@ -638,17 +628,17 @@ static int cmd_refs(int argc, char **argv)
 			break;
 		case 'k':
 			if (parse_count(optarg, 1000, &v) < 0 || v == 0)
-				return usage_error("--samples: '%s' is not a count from 1 to 1000", optarg);
+				return hw_cli_usage(NULL, "--samples: '%s' is not a count from 1 to 1000", optarg);
 			ro.samples = (unsigned)v;
 			break;
 		case 'd':
 			if (parse_count(optarg, 100000, &v) < 0)
-				return usage_error("--max-depth: '%s' is not a count from 0 to 100000", optarg);
+				return hw_cli_usage(NULL, "--max-depth: '%s' is not a count from 0 to 100000", optarg);
 			ro.max_depth = (unsigned)v;
 			break;
 		case 'n':
 			if (parse_count(optarg, 100000, &v) < 0)
-				return usage_error("--top: '%s' is not a count from 0 to 100000", optarg);
+				return hw_cli_usage(NULL, "--top: '%s' is not a count from 0 to 100000", optarg);
 			ro.holders = v ? (unsigned)v : 100000;
 			break;
 		case 'D':
@@ -659,7 +649,7 @@ static int cmd_refs(int argc, char **argv)
 			break;
 		case 'G':
 			if (parse_count(optarg, 50, &v) < 0 || v == 0)
-				return usage_error("--graph-depth: '%s' is not a count from 1 to 50", optarg);
+				return hw_cli_usage(NULL, "--graph-depth: '%s' is not a count from 1 to 50", optarg);
 			ro.graph_depth = (unsigned)v;
 			break;
 		case 'B':
@@ -683,28 +673,27 @@ static int cmd_refs(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (src && *src && strcmp(src, "auto") != 0 &&
-	    hw_layout_source_parse(src, &o.source) < 0)
-		return usage_error("layout source '%s' is not auto, dwarf, debug_offsets, table or scan", src);
+	if (layout_source_opt(src, &o) < 0)
+		return 2;
 	if (optind >= argc)
-		return usage_error("refs: missing %s", "PID");
+		return hw_cli_usage(NULL, "refs: missing %s", "PID");
 	if (parse_pid(argv[optind], &pid) < 0)
-		return usage_error("refs: '%s' is not a process id", argv[optind]);
+		return hw_cli_usage(NULL, "refs: '%s' is not a process id", argv[optind]);
 	if (optind + 1 >= argc)
-		return usage_error("refs: missing %s", "TYPE");
+		return hw_cli_usage(NULL, "refs: missing %s", "TYPE");
 	if (optind + 2 < argc)
-		return usage_error("refs: unexpected argument '%s'", argv[optind + 2]);
+		return hw_cli_usage(NULL, "refs: unexpected argument '%s'", argv[optind + 2]);
 	if (!argv[optind + 1][0])
-		return usage_error("refs: %s is empty", "TYPE");
+		return hw_cli_usage(NULL, "refs: %s is empty", "TYPE");
 	if (svg && !on_path("dot")) {
 		hw_err_set(&e, HW_EIO, 0, "--svg needs Graphviz's dot, which is not installed "
 			   "(Debian: apt install graphviz); --dot FILE writes the graph without it");
-		return fail(&e);
+		return hw_cli_fail(&e);
 	}
 	ro.type = argv[optind + 1];
 	ro.want_graph = dot || svg;
 	if (take_refs(pid, &o, &ro, &job, &m, &e) < 0)
-		return fail(&e);
+		return hw_cli_fail(&e);
 	r = hw_refs_result(job);
 	m.asked = ro.type;
 	if (json)
@@ -723,7 +712,7 @@ static int cmd_refs(int argc, char **argv)
 	else
 		rc = 0;
 	hw_refs_free(job);
-	return rc == 0 ? 0 : fail(&e);
+	return rc == 0 ? 0 : hw_cli_fail(&e);
 }
 
 static int cmd_daemon(int argc, char **argv)
@@ -746,7 +735,7 @@ static int cmd_daemon(int argc, char **argv)
 			break;
 		case 'l':
 			if (hw_log_level_parse(optarg, &lvl) < 0)
-				return usage_error("--log-level: '%s' is not error, warning, "
+				return hw_cli_usage(NULL, "--log-level: '%s' is not error, warning, "
 						   "notice, info or debug", optarg);
 			forced = 1;
 			break;
@@ -759,9 +748,9 @@ static int cmd_daemon(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return usage_error("daemon: unexpected argument '%s'", argv[optind]);
+		return hw_cli_usage(NULL, "daemon: unexpected argument '%s'", argv[optind]);
 	if (!path)
-		return usage_error("daemon: missing --config %s", "FILE");
+		return hw_cli_usage(NULL, "daemon: missing --config %s", "FILE");
 	if (forced)
 		hw_log_set_level(lvl);
 	return hw_daemon_main(path, forced ? (int)lvl : -1);
@@ -804,18 +793,18 @@ static int cmd_check_config(int argc, char **argv)
 			print_usage();
 			return 0;
 		} else if (argv[i][0] == '-' && argv[i][1])
-			return usage_error("check-config: unknown option '%s'", argv[i]);
+			return hw_cli_usage(NULL, "check-config: unknown option '%s'", argv[i]);
 		else if (path)
-			return usage_error("check-config: unexpected argument '%s'", argv[i]);
+			return hw_cli_usage(NULL, "check-config: unexpected argument '%s'", argv[i]);
 		else
 			path = argv[i];
 	}
 	if (!path)
-		return usage_error("check-config: missing %s", "FILE");
+		return hw_cli_usage(NULL, "check-config: missing %s", "FILE");
 	hw_config_defaults(&c);
 	if (hw_config_load(path, &c, &e) < 0 || hw_config_check_perms(path, &e) < 0) {
 		hw_config_fini(&c);
-		return fail(&e);
+		return hw_cli_fail(&e);
 	}
 	warn_host(path, &c);
 	if (dump)
@@ -863,16 +852,16 @@ static int cmd_status(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return usage_error("status: unexpected argument '%s'", argv[optind]);
+		return hw_cli_usage(NULL, "status: unexpected argument '%s'", argv[optind]);
 	if (path && config)
-		return usage_error("status: --status-file and --config both name the file; %s",
+		return hw_cli_usage(NULL, "status: --status-file and --config both name the file; %s",
 				   "give one");
 	hw_err_clear(&e);
 	if (!path) {
 		/* The file the daemon writes: the configuration says where. */
 		rc = hw_config_load_used(config, &cfg, &e);
 		if (rc < 0)
-			return fail(&e);
+			return hw_cli_fail(&e);
 		snprintf(from_config, sizeof from_config, "%s",
 			 rc ? cfg.status_file : HW_STATUS_FILE_DEFAULT);
 		if (rc)
@@ -890,7 +879,7 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		hw_err_set(&e, HW_EIO, errno, "writing the output");
-		return fail(&e);
+		return hw_cli_fail(&e);
 	}
 	return 0;
 }
@@ -902,7 +891,7 @@ int main(int argc, char **argv)
 	/* A closed stdout pipe is an error to report, not a death. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
-		return usage_error("missing command (dump, refs, daemon, check-config or %s)", "status");
+		return hw_cli_usage(NULL, "missing command (dump, refs, daemon, check-config or %s)", "status");
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
 	    strcmp(cmd, "help") == 0) {
@@ -925,5 +914,5 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return hw_report_main(argc - 1, argv + 1);
-	return usage_error("unknown command '%s' (dump, refs, daemon, check-config, status, report)", cmd);
+	return hw_cli_usage(NULL, "unknown command '%s' (dump, refs, daemon, check-config, status, report)", cmd);
 }

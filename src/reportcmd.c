@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heapwatch/cli.h"
 #include "heapwatch/config.h"
 #include "heapwatch/slots.h"
 #include "heapwatch/units.h"
@@ -34,27 +35,6 @@ const char hw_report_usage[] =
 "      --text               sparklines in the terminal\n"
 "      --svg FILE           one SVG image, a chart per process ('-': stdout)\n"
 "      --html FILE          one self-contained page ('-': stdout)\n";
-
-__attribute__((format(printf, 1, 2)))
-static int usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "heapwatch: report: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'heapwatch --help'.\n");
-	return 2;
-}
-
-static int fail(const struct hw_err *e)
-{
-	char buf[HW_ERR_MSG_MAX + 256];
-
-	fprintf(stderr, "heapwatch: %s\n", hw_err_str(e, buf, sizeof buf));
-	return hw_err_exit_status(e) ? hw_err_exit_status(e) : 1;
-}
 
 static int64_t now_ms(void)
 {
@@ -106,21 +86,21 @@ static int write_to(const char *path, const struct hw_report_opts *o)
 		rc = hw_report_write(o, stdout, &e);
 		if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
 			rc = hw_err_set(&e, HW_EIO, errno, "writing the report");
-		return rc == 0 ? 0 : fail(&e);
+		return rc == 0 ? 0 : hw_cli_fail(&e);
 	}
 	if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
-		return usage("'%s': path too long", path);
+		return hw_cli_usage("report", "'%s': path too long", path);
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		hw_err_set(&e, HW_EIO, errno, "%s", path);
-		return fail(&e);
+		return hw_cli_fail(&e);
 	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		hw_err_set(&e, HW_EIO, errno, "%s", path);
 		close(fd);
 		unlink(tmp);
-		return fail(&e);
+		return hw_cli_fail(&e);
 	}
 	rc = hw_report_write(o, f, &e);
 	if (rc == 0 && (fflush(f) != 0 || ferror(f)))
@@ -134,7 +114,7 @@ static int write_to(const char *path, const struct hw_report_opts *o)
 		rc = hw_err_set(&e, HW_EIO, errno, "%s", path);
 	if (rc != 0) {
 		unlink(tmp);
-		return fail(&e);
+		return hw_cli_fail(&e);
 	}
 	return 0;
 }
@@ -180,19 +160,19 @@ int hw_report_main(int argc, char **argv)
 			break;
 		case 't':
 			if (!optarg[0] || strlen(optarg) > HW_CONFIG_NAME_MAX)
-				return usage("--target: '%s' is not a target name", optarg);
+				return hw_cli_usage("report", "--target: '%s' is not a target name", optarg);
 			o.target = optarg;
 			break;
 		case 'p':
 			errno = 0;
 			v = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || v <= 0 || v > 4194304)
-				return usage("--pid: '%s' is not a process id", optarg);
+				return hw_cli_usage("report", "--pid: '%s' is not a process id", optarg);
 			o.pid = (pid_t)v;
 			break;
 		case 's':
 			if (hw_slot_parse(optarg, &o.slot) < 0)
-				return usage("--slot: '%s' is not a worker slot such as w3", optarg);
+				return hw_cli_usage("report", "--slot: '%s' is not a worker slot such as w3", optarg);
 			break;
 		case O_SINCE:
 			since = optarg;
@@ -201,7 +181,7 @@ int hw_report_main(int argc, char **argv)
 			errno = 0;
 			v = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || v < 1 || v > HW_REPORT_TYPES_MAX)
-				return usage("--types: '%s' is not a number from 1 to %d", optarg,
+				return hw_cli_usage("report", "--types: '%s' is not a number from 1 to %d", optarg,
 					     HW_REPORT_TYPES_MAX);
 			o.ntypes = (unsigned)v;
 			break;
@@ -226,17 +206,17 @@ int hw_report_main(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return usage("unexpected argument '%s'", argv[optind]);
+		return hw_cli_usage("report", "unexpected argument '%s'", argv[optind]);
 	if (nformats == 0)
-		return usage("say what to write: --text, --svg FILE or --html FILE");
+		return hw_cli_usage("report", "say what to write: --text, --svg FILE or --html FILE");
 	if (nformats > 1)
-		return usage("only one of --text, --svg and --html");
+		return hw_cli_usage("report", "only one of --text, --svg and --html");
 	if (history && config)
-		return usage("--history and --config both name the history; give one");
+		return hw_cli_usage("report", "--history and --config both name the history; give one");
 	if (o.pid > 0 && o.slot >= 0)
-		return usage("--pid and --slot both choose processes; give one");
+		return hw_cli_usage("report", "--pid and --slot both choose processes; give one");
 	if (strcmp(since, "all") != 0 && hw_parse_duration(since, &since_ns) < 0)
-		return usage("--since: '%s' is not a duration such as 30m, 6h or 7d", since);
+		return hw_cli_usage("report", "--since: '%s' is not a duration such as 30m, 6h or 7d", since);
 	o.now_ms = now_ms();
 	o.since_text = since_ns ? since : "all";
 	o.since_ms = since_ns ? o.now_ms - (int64_t)(since_ns / 1000000u) : 0;
@@ -244,7 +224,7 @@ int hw_report_main(int argc, char **argv)
 		o.since_ms = 0;
 	hw_err_clear(&e);
 	if (history_path(history, config, path, sizeof path, &e) < 0)
-		return fail(&e);
+		return hw_cli_fail(&e);
 	o.history = path;
 	if (o.format == HW_REPORT_TEXT)
 		return write_to("-", &o);
