@@ -7,79 +7,20 @@
 # and once the vfork ends the target runs untraced and is sampled again.
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Results  # noqa: E402
 from hwdaemon import Daemon, config_text, write_config  # noqa: E402
 from realstack import Statsd  # noqa: E402
+from vforkhold import build, start, task_states, traced  # noqa: E402
 
 R = Results()
 PY = "/usr/bin/python3.11"
 
-HOLD_C = r"""
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-/* vfork; the child says so on fd and exits once release_fd is readable.
- * The calling thread waits in vfork meanwhile (state D). */
-int hold_vfork(int fd, int release_fd)
-{
-	char c = 'v';
-	pid_t p = vfork();
-
-	if (p == 0) {
-		if (write(fd, &c, 1) != 1 || read(release_fd, &c, 1) != 1)
-			_exit(1);
-		_exit(0);
-	}
-	if (p < 0)
-		return -1;
-	while (waitpid(p, NULL, 0) < 0)
-		;
-	return 0;
-}
-"""
-
-TARGET = r"""
-import ctypes, os, sys, threading, time
-lib = ctypes.CDLL(sys.argv[1])
-keep = [[i] for i in range(20000)]
-r, w = os.pipe()
-t = threading.Thread(target=lambda: lib.hold_vfork(w, int(sys.argv[2])), daemon=True)
-t.start()
-os.read(r, 1)
-sys.stdout.write("ready\n")
-sys.stdout.flush()
-while True:
-    time.sleep(3600)
-"""
-
-
 def states(pid):
-    out = []
-    for t in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-                out.append(f.read().rsplit(")", 1)[1].split()[0])
-        except OSError:
-            pass
-    return "".join(sorted(out))
-
-
-def traced(pid):
-    for t in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/status" % (pid, t)) as f:
-                if "TracerPid:\t0" not in f.read():
-                    return True
-        except OSError:
-            pass
-    return False
+    return "".join(sorted(task_states(pid).values()))
 
 
 cc = shutil.which("cc") or shutil.which("gcc")
@@ -90,18 +31,9 @@ work = tempfile.mkdtemp(prefix="hw-detach-")
 p = d = sd = None
 rel_w = None
 try:
-    src, lib = os.path.join(work, "hold.c"), os.path.join(work, "hold.so")
-    with open(src, "w") as f:
-        f.write(HOLD_C)
-    subprocess.check_call([cc, "-shared", "-fPIC", "-O1", "-o", lib, src])
-    script = os.path.join(work, "target.py")
-    with open(script, "w") as f:
-        f.write(TARGET)
-    rel_r, rel_w = os.pipe()
-    p = subprocess.Popen([PY, script, lib, str(rel_r)], stdout=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, pass_fds=(rel_r,))
-    os.close(rel_r)
-    if not p.stdout.readline().startswith(b"ready"):
+    lib, script = build(work, cc)
+    p, rel_w, line = start(PY, lib, script, 20000)
+    if not line.startswith("ready"):
         raise RuntimeError("target: no ready line")
     R.check("target has a thread in its vfork wait (%s)" % states(p.pid), "D" in states(p.pid))
     sd = Statsd(work)

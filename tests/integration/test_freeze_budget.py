@@ -6,7 +6,6 @@
 # the next census works.
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -14,74 +13,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Results, heapwatch  # noqa: E402
 import pythons  # noqa: E402
+from vforkhold import build, start, task_states, traced  # noqa: E402
 
 R = Results()
-
-HOLD_C = r"""
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-/* vfork; the child says so on fd, waits until fd2 is readable (the test
- * lets it go), then exits.  The calling thread waits in vfork meanwhile. */
-int hold_vfork(int fd, int release_fd)
-{
-	char c = 'v';
-	pid_t p = vfork();
-
-	if (p == 0) {
-		if (write(fd, &c, 1) != 1)
-			_exit(1);
-		if (read(release_fd, &c, 1) != 1)
-			_exit(1);
-		_exit(0);
-	}
-	if (p < 0)
-		return -1;
-	while (waitpid(p, NULL, 0) < 0)
-		;
-	return 0;
-}
-"""
-
-TARGET = r"""
-import ctypes, os, sys, threading, time
-lib = ctypes.CDLL(sys.argv[1])
-keep = [[i] for i in range(50000)]
-r, w = os.pipe()
-rel_r, rel_w = int(sys.argv[2]), None
-t = threading.Thread(target=lambda: lib.hold_vfork(w, rel_r), daemon=True)
-t.start()
-os.read(r, 1)          # the vfork child runs: the thread is in its vfork wait
-sys.stdout.write("ready\n")
-sys.stdout.flush()
-while True:
-    time.sleep(3600)
-"""
-
-
-def task_states(pid):
-    out = {}
-    for t in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-                out[int(t)] = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            pass
-    return out
-
-
-def traced(pid):
-    for t in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/status" % (pid, t)) as f:
-                if "TracerPid:\t0" not in f.read():
-                    return True
-        except OSError:
-            pass
-    return False
-
 
 def wait_for(cond, tries=500):
     for _ in range(tries):
@@ -103,21 +37,10 @@ if not exes:
 
 d = tempfile.mkdtemp(prefix="hw-budget-")
 try:
-    src = os.path.join(d, "hold.c")
-    lib = os.path.join(d, "hold.so")
-    with open(src, "w") as f:
-        f.write(HOLD_C)
-    subprocess.check_call([cc, "-shared", "-fPIC", "-O1", "-o", lib, src])
-    script = os.path.join(d, "target.py")
-    with open(script, "w") as f:
-        f.write(TARGET)
+    lib, script = build(d, cc)
     for label, exe in exes:
-        rel_r, rel_w = os.pipe()
-        p = subprocess.Popen([exe, script, lib, str(rel_r)], stdout=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL, pass_fds=(rel_r,))
-        os.close(rel_r)
+        p, rel_w, line = start(exe, lib, script, 50000)
         try:
-            line = p.stdout.readline().decode()
             if not line.startswith("ready"):
                 R.bad("%s: target" % label, "no ready line: %r" % line)
                 continue
