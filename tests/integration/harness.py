@@ -16,8 +16,9 @@ class Target(object):
     executable or a pythons.Build (a chroot, a pid namespace): then pid is
     the target's pid on the host, whatever it is inside."""
 
-    def __init__(self, exe, args=(), env=None, script=None):
+    def __init__(self, exe, args=(), env=None, script=None, timeout=60):
         script = script or os.path.join(HERE, "target.py")
+        self.timeout = timeout
         if hasattr(exe, "argv"):
             self.p = subprocess.Popen(exe.argv(script, *args), stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, env=exe.env(env))
@@ -31,9 +32,10 @@ class Target(object):
         self.buf = b""
         self.wait_ready()
 
-    def readline(self, timeout=60):
+    def readline(self, timeout=None):
         # Our own line buffer over the raw fd: select() on a buffered
         # reader would miss lines already read into its buffer.
+        timeout = timeout or self.timeout
         fd = self.p.stdout.fileno()
         end = time.time() + timeout
         while b"\n" not in self.buf:
@@ -52,6 +54,7 @@ class Target(object):
         line = self.readline()
         if not line.startswith("ready"):
             raise RuntimeError("target %d: expected ready, got %r" % (self.pid, line))
+        self.ready_line = line
 
     def count(self):
         self.p.stdin.write(b"c")

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HEAPWATCH, Results, heapwatch  # noqa: E402
+from harness import HEAPWATCH, Results, Target, heapwatch  # noqa: E402
 from pythons import find_builds  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,31 +24,12 @@ for s in skipped:
     R.skip(s, "build not present")
 
 
-class RefsTarget(object):
-    def __init__(self, build):
-        self.p = subprocess.Popen(build.argv(os.path.join(HERE, "refs_target.py")),
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  env=build.env())
-        self.pid = build.host_pid(self.p)
-        line = self.readline()
-        if not line.startswith("ready"):
-            raise RuntimeError("target: expected ready, got %r" % line)
-        self.thread = int(line.split()[2])
+class RefsTarget(Target):
+    """refs_target.py: "ready PID THREAD", then questions by ask()."""
 
-    def readline(self, timeout=120):
-        import select
-        fd = self.p.stdout.fileno()
-        buf = b""
-        end = time.time() + timeout
-        while not buf.endswith(b"\n"):
-            r, _, _ = select.select([fd], [], [], max(end - time.time(), 0))
-            if not r:
-                raise RuntimeError("target %d: no answer" % self.pid)
-            c = os.read(fd, 1)
-            if not c:
-                raise RuntimeError("target %d exited" % self.pid)
-            buf += c
-        return buf.decode().strip()
+    def __init__(self, build):
+        Target.__init__(self, build, script=os.path.join(HERE, "refs_target.py"), timeout=120)
+        self.thread = int(self.ready_line.split()[2])
 
     def ask(self, cmd, payload=None):
         data = cmd + ((json.dumps(payload) + "\n").encode() if payload is not None else b"")
@@ -58,22 +39,6 @@ class RefsTarget(object):
         if self.readline() != "ready":
             raise RuntimeError("target %d: no ready" % self.pid)
         return doc
-
-    def state(self):
-        with open("/proc/%d/stat" % self.pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-
-    def close(self):
-        if self.p.poll() is None:
-            try:
-                self.p.stdin.write(b"q")
-                self.p.stdin.flush()
-                self.p.wait(5)
-            except Exception:
-                pass
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
 
 
 # type -> (what the first hop of its chain must be, as a root kind), or
