@@ -17,6 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 
+import realstack
 from realstack import STATSD_JS, free_port, wait_for
 
 PY = "/usr/bin/python3"          # Debian's: has carbon, whisper, graphite-web
@@ -160,7 +161,7 @@ CARBON_METRIC_INTERVAL = {mi}
         return out
 
 
-class Statsd(object):
+class Statsd(realstack.Statsd):
     """Etsy statsd with its graphite backend (and a repeater, so a test can
     see every line that reached it)."""
 
@@ -205,24 +206,6 @@ class Statsd(object):
     def close(self):
         self.stop()
 
-    def command(self, cmd):
-        s = socket.create_connection(("127.0.0.1", self.mgmt), 5)
-        s.sendall(cmd.encode() + b"\n")
-        data = b""
-        end = time.time() + 5
-        while not data.rstrip().endswith(b"END") and time.time() < end:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        return data.decode()
-
-    def bad_lines(self):
-        for line in self.command("stats").splitlines():
-            if line.startswith("messages.bad_lines_seen"):
-                return int(line.split(":")[1])
-        return 0
 
 
 class LineCapture(object):
