@@ -9,6 +9,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchtarget import Target  # noqa: E402
+
 HW = sys.argv[1] if len(sys.argv) > 1 else "build/heapwatch"
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,28 +41,6 @@ if os.environ.get("BENCH_QUICK"):
     SCENARIOS = SCENARIOS[:2]
 
 
-class Target(object):
-    def __init__(self, exe, args):
-        self.p = subprocess.Popen([exe, os.path.join(HERE, "bench_target.py")] + args,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline().split()
-        self.pid, self.objects = int(line[1]), int(line[2])
-
-    def cmd(self, c):
-        self.p.stdin.write(c)
-        self.p.stdin.flush()
-        return self.p.stdout.readline().strip()
-
-    def close(self):
-        try:
-            self.p.stdin.write("q")
-            self.p.stdin.flush()
-            self.p.wait(10)
-        except Exception:
-            self.p.kill()
-            self.p.wait()
-
-
 def run_heapwatch(pid, mode):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
@@ -81,7 +62,7 @@ def med(xs):
 
 
 def bench(label, exe, scen, args, mode):
-    t = Target(exe, args)
+    t = Target(exe, "bench_target.py", args)
     try:
         rows = []
         types = None

@@ -12,34 +12,14 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchtarget import Target  # noqa: E402
+
 HW = sys.argv[1] if len(sys.argv) > 1 else "build/heapwatch"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 OBJECTS = int(os.environ.get("BENCH_REFS_OBJECTS", "1000000"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3.11"
-
-
-class Target(object):
-    def __init__(self):
-        self.p = subprocess.Popen([PY, os.path.join(HERE, "bench_refs_target.py"),
-                                   "--objects", str(OBJECTS)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline().split()
-        self.pid, self.objects = int(line[1]), int(line[2])
-
-    def cmd(self, c):
-        self.p.stdin.write(c)
-        self.p.stdin.flush()
-        return self.p.stdout.readline().strip()
-
-    def close(self):
-        try:
-            self.p.stdin.write("q")
-            self.p.stdin.flush()
-            self.p.wait(10)
-        except Exception:
-            self.p.kill()
-            self.p.wait()
 
 
 def run(args):
@@ -78,7 +58,7 @@ def main():
     if not os.access(PY, os.X_OK):
         print("bench_refs: %s missing: skipped" % PY)
         return 0
-    t = Target()
+    t = Target(PY, "bench_refs_target.py", ["--objects", str(OBJECTS)])
     try:
         census, refs, sizes = [], [], []
         run(["dump", "--json", str(t.pid)])              # warm the DWARF cache
